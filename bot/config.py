@@ -1,0 +1,126 @@
+"""Operator settings, from the environment and a ``.env`` file (names fixed by DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.reminders.policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
+from bot.template import DEFAULT_VOCABULARY, Vocabulary
+
+
+class ConfigError(Exception):
+    """One line naming the variable, for the operator."""
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+class StorageSettings(BaseSettings):
+    """Enough for the commands that only touch the database (migrate, export, import)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///postmortem-bot.db"
+
+
+class Settings(StorageSettings):
+    slack_bot_token: str = Field(pattern=r"^xoxb-\S+$")
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = Field(default=None, pattern=r"^xapp-\S+$")
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(default=3000, ge=1, le=65535)
+    reminder_sweep_minutes: float = Field(default=15, gt=0)
+    reminder_due_soon_days: str = "3,1"
+    reminder_overdue_escalate_days: int = Field(default=3, ge=1)
+    reminder_unowned_grace_hours: float = Field(default=1, ge=0)
+    reminder_working_hours: str = "09:00-18:00"
+    reminder_workdays: str = "mon-fri"
+    postmortem_severities: str = ",".join(DEFAULT_VOCABULARY["severity"])
+    postmortem_incident_statuses: str = ",".join(DEFAULT_VOCABULARY["incident_status"])
+    postmortem_statuses: str = ",".join(DEFAULT_VOCABULARY["postmortem_status"])
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("reminder_due_soon_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_day_thresholds(value)
+        return value
+
+    @field_validator("reminder_working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_working_hours(value)
+        return value
+
+    @field_validator("reminder_workdays")
+    @classmethod
+    def _workdays(cls, value: str) -> str:
+        parse_workdays(value)
+        return value
+
+    @field_validator("postmortem_severities", "postmortem_incident_statuses", "postmortem_statuses")
+    @classmethod
+    def _non_empty_list(cls, value: str) -> str:
+        if not _csv(value):
+            raise ValueError("needs at least one comma-separated value")
+        return value
+
+    @model_validator(mode="after")
+    def _http_needs_secret(self) -> Settings:
+        if not self.slack_app_token and not self.slack_signing_secret:
+            raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return DEFAULT_VOCABULARY.with_overrides(
+            severity=_csv(self.postmortem_severities),
+            incident_status=_csv(self.postmortem_incident_statuses),
+            postmortem_status=_csv(self.postmortem_statuses),
+        )
+
+    @property
+    def reminder_policy(self) -> ReminderPolicy:
+        return ReminderPolicy(
+            due_soon_days=parse_day_thresholds(self.reminder_due_soon_days),
+            overdue_escalate_days=self.reminder_overdue_escalate_days,
+            unowned_grace=timedelta(hours=self.reminder_unowned_grace_hours),
+            working_hours=parse_working_hours(self.reminder_working_hours),
+            workdays=parse_workdays(self.reminder_workdays),
+        )
+
+
+S = TypeVar("S", bound=StorageSettings)
+
+
+def _describe(error: dict[str, object]) -> str:
+    location = error.get("loc") or ()
+    name = str(location[0]).upper() if location else ""
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "missing":
+        return f"{name} is required"
+    if error.get("type") == "string_pattern_mismatch":
+        prefix = "xapp-" if name == "SLACK_APP_TOKEN" else "xoxb-"
+        return f"{name} must be a token starting with {prefix}"
+    return f"{name}: {message}" if name else message
+
+
+def load_settings(kind: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
+    """Settings, or ``ConfigError`` with one line that names the offending variable."""
+    try:
+        return kind(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("configuration error: " + _describe(exc.errors()[0])) from None

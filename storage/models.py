@@ -1,0 +1,114 @@
+"""Tables. Durable state lives here and nowhere else, so any replica can serve any request."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite has no time zones of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class PostmortemRow(Base):
+    __tablename__ = "postmortems"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", name="uq_postmortems_channel"),
+        UniqueConstraint("team_id", "incident_id", name="uq_postmortems_incident"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[str | None] = mapped_column(String(150))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_edited_by: Mapped[str | None] = mapped_column(String(32))
+    last_edited_at: Mapped[datetime | None]
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+
+    sections: Mapped[list[SectionAnswerRow]] = relationship(
+        back_populates="postmortem", cascade="all, delete-orphan", lazy="raise"
+    )
+    actions: Mapped[list[ActionRow]] = relationship(
+        back_populates="postmortem", cascade="all, delete-orphan", lazy="raise", order_by="ActionRow.id"
+    )
+
+
+class SectionAnswerRow(Base):
+    """One section's answers; ``version`` guards against silently overwriting a colleague."""
+
+    __tablename__ = "section_answers"
+    __table_args__ = (UniqueConstraint("postmortem_id", "section_key", name="uq_section_answers_section"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    section_key: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
+
+
+class ActionRow(Base):
+    __tablename__ = "corrective_actions"
+    __table_args__ = (Index("ix_corrective_actions_open", "status", "due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(150))
+    due: Mapped[date | None] = mapped_column(Date)
+    artifact: Mapped[str] = mapped_column(String(150), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    snoozed_until: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    postmortem: Mapped[PostmortemRow] = relationship(back_populates="actions", lazy="raise")
+
+
+class AuditRow(Base):
+    """Who changed what, when: the answer to "who overwrote my root cause?"."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(40))
+    section_key: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,323 @@
+"""Queries. Each public method is one transaction, so a handler never holds a session open."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from bot.document import CorrectiveAction, Postmortem
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, utcnow
+
+_CARD_PENDING = "pending:"
+_CARD_CLAIM_SECONDS = 60
+
+
+class IncidentIdTaken(Exception):
+    """Another postmortem of this workspace already uses the incident id."""
+
+    def __init__(self, incident_id: str, channel_id: str) -> None:
+        super().__init__(f"{incident_id} already has a postmortem in <#{channel_id}>")
+        self.incident_id = incident_id
+        self.channel_id = channel_id
+
+
+@dataclass(frozen=True)
+class SectionSnapshot:
+    data: dict[str, Any]
+    version: int
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class Conflict(Exception):
+    """Someone saved the section after this modal was opened."""
+
+    def __init__(self, current: SectionSnapshot) -> None:
+        super().__init__(f"section changed to version {current.version}")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class PostmortemRecord:
+    """A postmortem with everything the card, the modals and the exports need."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    incident_id: str | None
+    created_by: str
+    card_ts: str | None
+    last_edited_by: str | None
+    last_edited_at: datetime | None
+    doc: Postmortem
+    sections: dict[str, SectionSnapshot] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> str:
+        """The person nagged about unowned actions: the named owner, else whoever started it."""
+        return self.doc.owner or self.created_by
+
+    def version(self, section_key: str) -> int:
+        snapshot = self.sections.get(section_key)
+        return snapshot.version if snapshot else 0
+
+
+def _action_model(row: ActionRow) -> CorrectiveAction:
+    return CorrectiveAction(
+        id=row.id,
+        action=row.action,
+        kind=row.kind,
+        owner=row.owner,
+        due=row.due,
+        artifact=row.artifact,
+        status=row.status,  # type: ignore[arg-type]
+        status_reason=row.status_reason,
+    )
+
+
+def _record(row: PostmortemRow) -> PostmortemRecord:
+    sections = {s.section_key: SectionSnapshot(s.data, s.version, s.updated_by, s.updated_at) for s in row.sections}
+    doc = Postmortem(
+        incident_id=row.incident_id,
+        answers={key: snap.data for key, snap in sections.items()},
+        actions=[_action_model(a) for a in row.actions],
+    )
+    return PostmortemRecord(
+        id=row.id,
+        team_id=row.team_id,
+        channel_id=row.channel_id,
+        incident_id=row.incident_id,
+        created_by=row.created_by,
+        card_ts=None if (row.card_ts or "").startswith(_CARD_PENDING) else row.card_ts,
+        last_edited_by=row.last_edited_by,
+        last_edited_at=row.last_edited_at,
+        doc=doc,
+        sections=sections,
+    )
+
+
+def _with_children() -> Any:
+    return select(PostmortemRow).options(selectinload(PostmortemRow.sections), selectinload(PostmortemRow.actions))
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def _one(self, session: AsyncSession, *where: Any) -> PostmortemRecord | None:
+        row = (await session.scalars(_with_children().where(*where))).one_or_none()
+        return _record(row) if row else None
+
+    async def get(self, postmortem_id: int) -> PostmortemRecord | None:
+        async with self.sessions() as session:
+            return await self._one(session, PostmortemRow.id == postmortem_id)
+
+    async def by_channel(self, team_id: str, channel_id: str) -> PostmortemRecord | None:
+        async with self.sessions() as session:
+            return await self._one(session, PostmortemRow.team_id == team_id, PostmortemRow.channel_id == channel_id)
+
+    async def by_incident(self, incident_id: str, team_id: str | None = None) -> PostmortemRecord | None:
+        where = [PostmortemRow.incident_id == incident_id]
+        if team_id:
+            where.append(PostmortemRow.team_id == team_id)
+        async with self.sessions() as session:
+            return await self._one(session, *where)
+
+    async def open_postmortem(
+        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
+    ) -> tuple[PostmortemRecord, bool]:
+        """The channel's postmortem, created on first call; retries and double clicks reuse it."""
+        existing = await self.by_channel(team_id, channel_id)
+        if existing:
+            return existing, False
+        try:
+            async with self.sessions.begin() as session:
+                session.add(
+                    PostmortemRow(team_id=team_id, channel_id=channel_id, incident_id=incident_id, created_by=user_id)
+                )
+                await session.flush()
+        except IntegrityError:
+            existing = await self.by_channel(team_id, channel_id)
+            if existing:
+                return existing, False
+            taken = await self.by_incident(incident_id or "", team_id)
+            raise IncidentIdTaken(incident_id or "", taken.channel_id if taken else "?") from None
+        created = await self.by_channel(team_id, channel_id)
+        assert created is not None
+        async with self.sessions.begin() as session:
+            session.add(AuditRow(postmortem_id=created.id, actor=user_id, event="started", detail={}))
+        return created, True
+
+    async def save_section(
+        self, postmortem_id: int, section_key: str, data: dict[str, Any], base_version: int, user_id: str
+    ) -> int:
+        """Store answers if nobody saved since ``base_version``; returns the new version."""
+        try:
+            async with self.sessions.begin() as session:
+                await self._check_incident_id(session, postmortem_id, section_key, data)
+                new_version = await self._write_section(
+                    session, postmortem_id, section_key, data, base_version, user_id
+                )
+                await self._touch(
+                    session, postmortem_id, user_id, data.get("incident_id") if section_key == "summary" else None
+                )
+                session.add(
+                    AuditRow(
+                        postmortem_id=postmortem_id,
+                        actor=user_id,
+                        event="section_saved",
+                        section_key=section_key,
+                        detail={"version": new_version},
+                    )
+                )
+                return new_version
+        except _Stale:
+            pass
+        except IntegrityError:
+            pass
+        current = await self.section(postmortem_id, section_key)
+        raise Conflict(current)
+
+    async def section(self, postmortem_id: int, section_key: str) -> SectionSnapshot:
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(SectionAnswerRow).where(
+                    SectionAnswerRow.postmortem_id == postmortem_id, SectionAnswerRow.section_key == section_key
+                )
+            )
+        if row is None:
+            return SectionSnapshot({}, 0, None, None)
+        return SectionSnapshot(row.data, row.version, row.updated_by, row.updated_at)
+
+    async def _check_incident_id(
+        self, session: AsyncSession, postmortem_id: int, section_key: str, data: dict[str, Any]
+    ) -> None:
+        incident_id = data.get("incident_id") if section_key == "summary" else None
+        if not incident_id:
+            return
+        team_id = await session.scalar(select(PostmortemRow.team_id).where(PostmortemRow.id == postmortem_id))
+        other = await session.scalar(
+            select(PostmortemRow).where(
+                PostmortemRow.team_id == team_id,
+                PostmortemRow.incident_id == incident_id,
+                PostmortemRow.id != postmortem_id,
+            )
+        )
+        if other:
+            raise IncidentIdTaken(incident_id, other.channel_id)
+
+    async def _write_section(
+        self,
+        session: AsyncSession,
+        postmortem_id: int,
+        section_key: str,
+        data: dict[str, Any],
+        base_version: int,
+        user_id: str,
+    ) -> int:
+        if base_version == 0:
+            session.add(
+                SectionAnswerRow(
+                    postmortem_id=postmortem_id, section_key=section_key, data=data, version=1, updated_by=user_id
+                )
+            )
+            await session.flush()
+            return 1
+        result = await session.execute(
+            update(SectionAnswerRow)
+            .where(
+                SectionAnswerRow.postmortem_id == postmortem_id,
+                SectionAnswerRow.section_key == section_key,
+                SectionAnswerRow.version == base_version,
+            )
+            .values(data=data, version=base_version + 1, updated_by=user_id, updated_at=utcnow())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Stale
+        return base_version + 1
+
+    async def _touch(self, session: AsyncSession, postmortem_id: int, user_id: str, incident_id: str | None) -> None:
+        values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": utcnow()}
+        if incident_id:
+            values["incident_id"] = incident_id
+        await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
+
+    async def save_action(self, postmortem_id: int, action: CorrectiveAction, user_id: str) -> int:
+        """Insert a new corrective action, or update the one with ``action.id``."""
+        fields = action.model_dump(exclude={"id"})
+        async with self.sessions.begin() as session:
+            if action.id is None:
+                row = ActionRow(postmortem_id=postmortem_id, created_by=user_id, **fields)
+                session.add(row)
+                await session.flush()
+                action_id = row.id
+                event = "action_added"
+            else:
+                await session.execute(
+                    update(ActionRow)
+                    .where(ActionRow.id == action.id, ActionRow.postmortem_id == postmortem_id)
+                    .values(updated_at=utcnow(), **fields)
+                )
+                action_id = action.id
+                event = "action_edited"
+            await self._touch(session, postmortem_id, user_id, None)
+            session.add(
+                AuditRow(postmortem_id=postmortem_id, actor=user_id, event=event, detail={"action_id": action_id})
+            )
+            return action_id
+
+    async def claim_card(self, postmortem_id: int) -> bool:
+        """Exactly one request posts the channel card; a claim from a crashed process expires."""
+        now = int(time.time())
+        stale = f"{_CARD_PENDING}{now - _CARD_CLAIM_SECONDS:012d}"
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(PostmortemRow)
+                .where(
+                    PostmortemRow.id == postmortem_id,
+                    or_(
+                        PostmortemRow.card_ts.is_(None),
+                        PostmortemRow.card_ts.like(f"{_CARD_PENDING}%") & (PostmortemRow.card_ts < stale),
+                    ),
+                )
+                .values(card_ts=f"{_CARD_PENDING}{now:012d}")
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def set_card(self, postmortem_id: int, ts: str | None) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(card_ts=ts))
+
+    async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
+        """Load an exported postmortem; refuses to overwrite one already bound to the channel."""
+        async with self.sessions.begin() as session:
+            row = PostmortemRow(team_id=team_id, channel_id=channel_id, incident_id=doc.incident_id, created_by=user_id)
+            session.add(row)
+            await session.flush()
+            for key, data in doc.answers.items():
+                session.add(SectionAnswerRow(postmortem_id=row.id, section_key=key, data=data, updated_by=user_id))
+            for action in doc.actions:
+                session.add(ActionRow(postmortem_id=row.id, created_by=user_id, **action.model_dump(exclude={"id"})))
+            session.add(AuditRow(postmortem_id=row.id, actor=user_id, event="imported", detail={}))
+            return row.id
+
+    async def audit(self, postmortem_id: int) -> Sequence[AuditRow]:
+        async with self.sessions() as session:
+            return (
+                await session.scalars(
+                    select(AuditRow).where(AuditRow.postmortem_id == postmortem_id).order_by(AuditRow.id)
+                )
+            ).all()
+
+
+class _Stale(Exception):
+    """The optimistic version check failed inside the transaction."""
