@@ -6,6 +6,7 @@ Each section's validation model is generated from the template, so a field decla
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from bot import template as t
 
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SectionState = Literal["done", "partial", "empty"]
 ActionStatus = Literal["open", "done", "wont_do"]
 
@@ -59,6 +61,11 @@ class CorrectiveAction(BaseModel):
         if self.status == "wont_do" and not self.status_reason:
             raise PydanticCustomError("reason_required", "Say why this action won't be done.", {"loc": "status_reason"})
         return self
+
+
+def is_user_id(value: object) -> bool:
+    """Owners are Slack users, except team names kept from an imported file."""
+    return isinstance(value, str) and bool(USER_ID.match(value))
 
 
 def _member_of(values: tuple[str, ...]) -> AfterValidator:

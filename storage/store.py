@@ -167,9 +167,7 @@ class Store:
                 new_version = await self._write_section(
                     session, postmortem_id, section_key, data, base_version, user_id
                 )
-                await self._touch(
-                    session, postmortem_id, user_id, data.get("incident_id") if section_key == "summary" else None
-                )
+                await self._touch(session, postmortem_id, user_id, data if section_key == "summary" else None)
                 session.add(
                     AuditRow(
                         postmortem_id=postmortem_id,
@@ -245,10 +243,14 @@ class Store:
             raise _Stale
         return base_version + 1
 
-    async def _touch(self, session: AsyncSession, postmortem_id: int, user_id: str, incident_id: str | None) -> None:
+    async def _touch(
+        self, session: AsyncSession, postmortem_id: int, user_id: str, summary: dict[str, Any] | None
+    ) -> None:
+        """Who edited last; a saved summary also renames the incident and names the owner."""
         values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": utcnow()}
-        if incident_id:
-            values["incident_id"] = incident_id
+        if summary:
+            values["incident_id"] = summary.get("incident_id")
+            values["owner"] = summary.get("owner")
         await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
 
     async def save_action(self, postmortem_id: int, action: CorrectiveAction, user_id: str) -> int:
@@ -300,7 +302,13 @@ class Store:
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
         """Load an exported postmortem; refuses to overwrite one already bound to the channel."""
         async with self.sessions.begin() as session:
-            row = PostmortemRow(team_id=team_id, channel_id=channel_id, incident_id=doc.incident_id, created_by=user_id)
+            row = PostmortemRow(
+                team_id=team_id,
+                channel_id=channel_id,
+                incident_id=doc.incident_id,
+                owner=doc.owner,
+                created_by=user_id,
+            )
             session.add(row)
             await session.flush()
             for key, data in doc.answers.items():
@@ -318,6 +326,100 @@ class Store:
                 )
             ).all()
 
+    async def open_actions(self) -> list[ActionContext]:
+        """Every open corrective action, soonest due first: what the reminder sweep looks at."""
+        async with self.sessions() as session:
+            return await _contexts(session, ActionRow.status == "open")
+
+    async def open_actions_for(self, team_id: str, user_id: str) -> list[ActionContext]:
+        """Open actions a person owns, and the unowned ones of postmortems they own."""
+        their_postmortem = (PostmortemRow.owner == user_id) | (
+            PostmortemRow.owner.is_(None) & (PostmortemRow.created_by == user_id)
+        )
+        async with self.sessions() as session:
+            return await _contexts(
+                session,
+                ActionRow.status == "open",
+                PostmortemRow.team_id == team_id,
+                (ActionRow.owner == user_id) | (ActionRow.owner.is_(None) & their_postmortem),
+            )
+
+    async def action(self, action_id: int) -> ActionContext | None:
+        async with self.sessions() as session:
+            found = await _contexts(session, ActionRow.id == action_id)
+        return found[0] if found else None
+
+    async def update_action(self, action_id: int, user_id: str, event: str, **values: Any) -> bool:
+        """Change an open action; False when it is no longer open (a second click changes nothing)."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(ActionRow)
+                .where(ActionRow.id == action_id, ActionRow.status == "open")
+                .values(updated_at=utcnow(), **values)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            postmortem_id = await session.scalar(select(ActionRow.postmortem_id).where(ActionRow.id == action_id))
+            detail = {"action_id": action_id, **{k: str(v) for k, v in values.items()}}
+            session.add(AuditRow(postmortem_id=postmortem_id, actor=user_id, event=event, detail=detail))
+            await self._touch(session, postmortem_id, user_id, None)
+            return True
+
+    async def postmortems_of(self, team_id: str, user_id: str, limit: int = 20) -> list[PostmortemRecord]:
+        """Postmortems a person owns or started, newest first (App Home)."""
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    _with_children()
+                    .where(
+                        PostmortemRow.team_id == team_id,
+                        (PostmortemRow.owner == user_id)
+                        | (PostmortemRow.owner.is_(None) & (PostmortemRow.created_by == user_id)),
+                    )
+                    .order_by(PostmortemRow.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [_record(row) for row in rows]
+
 
 class _Stale(Exception):
     """The optimistic version check failed inside the transaction."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """An open corrective action with what a reminder needs to say about its postmortem."""
+
+    action: CorrectiveAction
+    postmortem_id: int
+    team_id: str
+    channel_id: str
+    incident_id: str | None
+    postmortem_owner: str
+    created_at: datetime
+    snoozed_until: datetime | None
+
+
+async def _contexts(session: AsyncSession, *where: Any) -> list[ActionContext]:
+    rows = (
+        await session.execute(
+            select(ActionRow, PostmortemRow)
+            .join(PostmortemRow, ActionRow.postmortem_id == PostmortemRow.id)
+            .where(*where)
+            .order_by(ActionRow.due.is_(None), ActionRow.due, ActionRow.id)
+        )
+    ).all()
+    return [
+        ActionContext(
+            action=_action_model(action),
+            postmortem_id=pm.id,
+            team_id=pm.team_id,
+            channel_id=pm.channel_id,
+            incident_id=pm.incident_id,
+            postmortem_owner=pm.owner or pm.created_by,
+            created_at=action.created_at,
+            snoozed_until=action.snoozed_until,
+        )
+        for action, pm in rows
+    ]

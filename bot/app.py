@@ -1,0 +1,64 @@
+"""The app factory: settings + database in, a Bolt app with every listener registered out."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.config import Settings
+from bot.reminders.sweep import Sweeper
+from handlers.context import Services
+from handlers.reminders import digest_message
+from storage.db import ping
+from storage.store import Store
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def create_client(settings: Settings) -> AsyncWebClient:
+    """Web API client for ``SLACK_API_URL``; a 429 waits for ``Retry-After`` instead of failing.
+
+    Connection errors are deliberately not retried here: resending a message whose first
+    attempt may have arrived would post it twice.
+    """
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        logger=logging.getLogger("postmortem_bot.slack"),
+    )
+
+
+def create_app(settings: Settings, store: Store) -> AsyncApp:
+    app = AsyncApp(
+        client=create_client(settings),
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not settings.socket_mode,
+        logger=logging.getLogger("postmortem_bot.bolt"),
+    )
+    handlers.register(app, Services(settings=settings, store=store))
+    return app
+
+
+def create_web_app(app: AsyncApp, store: Store) -> web.Application:
+    """Slack's requests at ``/slack/events``; ``/healthz`` is 200 only while the database answers."""
+    web_app = app.web_app(path=EVENTS_PATH)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        healthy = await ping(store.engine)
+        return web.json_response(
+            {"ok": healthy, "database": "up" if healthy else "down"}, status=200 if healthy else 503
+        )
+
+    web_app.router.add_get(HEALTH_PATH, healthz)
+    return web_app
+
+
+def create_sweeper(settings: Settings, store: Store, client: AsyncWebClient | None = None) -> Sweeper:
+    return Sweeper(store, client or create_client(settings), settings.reminder_policy, digest_message)

@@ -1,0 +1,175 @@
+"""`postmortem-bot`: run, migrate, remind, export, import, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.config import ConfigError, Settings, StorageSettings, load_settings
+from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml
+from storage.db import create_engine, upgrade
+from storage.store import Store
+
+log = logging.getLogger("postmortem_bot")
+
+
+async def _store(settings: StorageSettings) -> Store:
+    """Every command works on an up-to-date schema, so a new database needs no separate step."""
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    return Store(engine)
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def run(_args: argparse.Namespace) -> int:
+    from bot.app import create_app, create_sweeper, create_web_app
+    from bot.reminders.scheduler import start_scheduler
+
+    settings = load_settings(Settings)
+    store = await _store(settings)
+    app = create_app(settings, store)
+    scheduler = start_scheduler(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(app, settings.slack_app_token)
+        await handler.connect_async()
+        log.info("connected in Socket Mode")
+        await _until_stopped()
+        await handler.close_async()
+    else:
+        runner = web.AppRunner(create_web_app(app, store))
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
+        log.info("listening on port %s: /slack/events, /healthz", settings.port)
+        await _until_stopped()
+        await runner.cleanup()
+    scheduler.shutdown(wait=False)
+    await store.engine.dispose()
+    return 0
+
+
+async def remind(args: argparse.Namespace) -> int:
+    from bot.app import create_sweeper
+
+    settings = load_settings(Settings)
+    store = await _store(settings)
+    sweeper = create_sweeper(settings, store)
+    try:
+        report = await sweeper.sweep(args.now or datetime.now(UTC), dry_run=args.dry_run)
+    finally:
+        await store.engine.dispose()
+    if args.dry_run:
+        print("\n".join(["recipient\tkind\tpostmortem\tdue\taction", *report.preview]))
+    print(report.summary(), file=sys.stderr if args.dry_run else sys.stdout)
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def migrate(_args: argparse.Namespace) -> int:
+    store = await _store(load_settings(StorageSettings))
+    await store.engine.dispose()
+    print("database is up to date")
+    return 0
+
+
+async def export(args: argparse.Namespace) -> int:
+    store = await _store(load_settings(StorageSettings))
+    record = await store.by_incident(args.incident_id)
+    await store.engine.dispose()
+    if record is None:
+        print(f"no postmortem with incident_id {args.incident_id}", file=sys.stderr)
+        return 1
+    print((to_markdown if args.format == "markdown" else to_yaml)(record.doc), end="")
+    return 0
+
+
+async def import_file(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        doc = from_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{path}: cannot read: {exc}", file=sys.stderr)
+        return 1
+    except ImportFileError as exc:
+        print(f"{path}:{exc}", file=sys.stderr)
+        return 1
+    store = await _store(load_settings(StorageSettings))
+    try:
+        if await store.by_channel(args.team, args.channel):
+            print(f"channel {args.channel} already has a postmortem; import into another channel", file=sys.stderr)
+            return 1
+        if doc.incident_id and await store.by_incident(doc.incident_id, args.team):
+            print(f"{doc.incident_id} already has a postmortem in team {args.team}", file=sys.stderr)
+            return 1
+        postmortem_id = await store.import_postmortem(args.team, args.channel, doc, args.user)
+    finally:
+        await store.engine.dispose()
+    print(f"imported {doc.incident_id or path.name} as postmortem {postmortem_id}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postmortem-bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    reminder = commands.add_parser("remind", help="one reminder sweep, then exit (for cron)")
+    reminder.add_argument("--dry-run", action="store_true", help="print who would get what; send and claim nothing")
+    reminder.add_argument(
+        "--now", type=_instant, default=None, help="evaluate at this ISO-8601 instant (default: now; naive = UTC)"
+    )
+    exporter = commands.add_parser("export", help="print a postmortem as YAML or Markdown")
+    exporter.add_argument("incident_id")
+    exporter.add_argument("--format", choices=("yaml", "markdown"), default="yaml")
+    importer = commands.add_parser("import", help="load a postmortem exported as section 11 YAML")
+    importer.add_argument("file")
+    importer.add_argument("--team", required=True, help="Slack team id, T…")
+    importer.add_argument("--channel", required=True, help="Slack channel id, C…")
+    importer.add_argument("--user", default="import", help="recorded as the creator (default: import)")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "run": run,
+    "migrate": migrate,
+    "remind": remind,
+    "export": export,
+    "import": import_file,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(COMMANDS[args.command](args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

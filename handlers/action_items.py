@@ -1,0 +1,44 @@
+"""One corrective action as a line with its controls: shared by reminder DMs and App Home."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, Option, StaticSelectElement, UserSelectElement
+
+from handlers import render
+from storage.store import ActionContext
+
+DONE = "reminder_done"
+SNOOZE = "reminder_snooze"
+REASSIGN = "reminder_reassign"
+OPEN = "reminder_open"
+SNOOZES = {"1d": ("1 day", timedelta(days=1)), "1w": ("1 week", timedelta(weeks=1))}
+
+
+def item_text(context: ActionContext, phrase: str) -> str:
+    action = context.action
+    due = action.due.isoformat() if action.due else "no due date"
+    where = f"{context.incident_id or 'postmortem'} in <#{context.channel_id}>"
+    return render.truncate(
+        f"*{action.action}*\n{phrase} \u00b7 due {due} \u00b7 {action.kind} \u00b7 {where}\n"
+        f"Owner {render.person(action.owner)}",
+        3000,
+    )
+
+
+def item_controls(action_id: int, block_id: str) -> ActionsBlock:
+    value = str(action_id)
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[
+            ButtonElement(text="Mark done", action_id=DONE, value=value, style="primary"),
+            StaticSelectElement(
+                action_id=SNOOZE,
+                placeholder="Snooze",
+                options=[Option(value=key, text=label) for key, (label, _) in SNOOZES.items()],
+            ),
+            UserSelectElement(action_id=REASSIGN, placeholder="Reassign"),
+            ButtonElement(text="Open postmortem", action_id=OPEN, value=value),
+        ],
+    )

@@ -1,0 +1,118 @@
+"""block_actions: the card's buttons and the buttons inside modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import template as t
+from handlers import exports
+from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
+from handlers.context import services
+from handlers.errors import guarded
+from handlers.modals import (
+    ADD_ACTION,
+    EDIT_ACTION,
+    USE_THEIRS,
+    ActionFormMeta,
+    SectionMeta,
+    action_form,
+    finished_view,
+    parse_meta,
+    section_view,
+)
+from handlers.views import GONE, find_postmortem, meta_for
+from storage.store import PostmortemRecord
+
+
+async def _card_postmortem(body: dict[str, Any], context: AsyncBoltContext) -> PostmortemRecord | None:
+    return await services(context).store.by_channel(body["team"]["id"], body["channel"]["id"])
+
+
+async def edit_section(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    await ack()
+    record = await _card_postmortem(body, context)
+    if record is None:
+        await respond(text=GONE, response_type="ephemeral", replace_original=False)
+        return
+    section = t.SECTION_BY_KEY[action["value"]]
+    view = section_view(section, record, meta_for(record, section), services(context).vocabulary)
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def continue_postmortem(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """Opens the first section that is not done yet, or the summary when all are."""
+    await ack()
+    record = await _card_postmortem(body, context)
+    if record is None:
+        await respond(text=GONE, response_type="ephemeral", replace_original=False)
+        return
+    section = next((s for s in t.SECTIONS if record.doc.state(s) != "done"), None)
+    if section is None:
+        view = finished_view(record)
+    else:
+        view = section_view(section, record, meta_for(record, section), services(context).vocabulary)
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def export_from_card(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    await ack()
+    record = await _card_postmortem(body, context)
+    if record is None:
+        await respond(text=GONE, response_type="ephemeral", replace_original=False)
+        return
+    await respond(**exports.export_message(record, "yaml"), replace_original=False)
+
+
+async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """Reload the section with what a colleague saved; the user's own text is discarded by choice."""
+    await ack()
+    svc = services(context)
+    view = body["view"]
+    meta: SectionMeta = parse_meta(view["private_metadata"], SectionMeta)
+    record = await find_postmortem(svc, meta)
+    if record is None:
+        return
+    section = t.SECTION_BY_KEY[meta.section]
+    fresh = meta_for(record, section, revision=meta.revision + 1)
+    await client.views_update(
+        view_id=view["id"], hash=view["hash"], view=section_view(section, record, fresh, svc.vocabulary)
+    )
+
+
+async def open_action_form(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    svc = services(context)
+    meta: SectionMeta = parse_meta(body["view"]["private_metadata"], SectionMeta)
+    record = await find_postmortem(svc, meta)
+    if record is None:
+        return
+    action_id = int(action["value"]) if action["action_id"] == EDIT_ACTION else None
+    existing = next((a for a in record.doc.actions if a.id == action_id), None)
+    form_meta = ActionFormMeta(postmortem=record.id, action=action_id, parent_view=body["view"]["id"])
+    await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, svc.vocabulary))
+
+
+def register(app: AsyncApp) -> None:
+    app.action(CARD_EDIT)(guarded(edit_section))
+    app.action(CARD_CONTINUE)(guarded(continue_postmortem))
+    app.action(CARD_EXPORT)(guarded(export_from_card))
+    app.action(USE_THEIRS)(guarded(use_theirs))
+    app.action(ADD_ACTION)(guarded(open_action_form))
+    app.action(EDIT_ACTION)(guarded(open_action_form))

@@ -1,0 +1,98 @@
+"""The card: one message in the incident channel, edited in place on every change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import template as t
+from handlers import render
+from storage.store import PostmortemRecord, Store
+
+CARD_EDIT = "card_edit"
+CARD_CONTINUE = "card_continue"
+CARD_EXPORT = "card_export"
+NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
+
+log = logging.getLogger(__name__)
+
+
+class CardNotPosted(Exception):
+    """Slack refused the card; the message says what the user can do about it."""
+
+
+def _byline(record: PostmortemRecord) -> str:
+    parts = [f"Owner {render.person(record.owner)}"]
+    if record.last_edited_by:
+        parts.append(f"last edit by <@{record.last_edited_by}> {render.when(record.last_edited_at)}")
+    return " \u00b7 ".join(parts)
+
+
+def card_blocks(record: PostmortemRecord) -> list[Block]:
+    counts = render.action_counts(record.doc, datetime.now(UTC).date())
+    blocks: list[Block] = [
+        HeaderBlock(text=render.truncate(render.headline(record), 150)),
+        ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
+        SectionBlock(text=f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*"),
+    ]
+    blocks += [
+        SectionBlock(
+            block_id=f"section-{s.key}",
+            text=render.section_line(record, s),
+            accessory=ButtonElement(text="Edit", action_id=CARD_EDIT, value=s.key),
+        )
+        for s in t.SECTIONS
+    ]
+    blocks += [
+        DividerBlock(),
+        SectionBlock(text=render.checklist_text(record.doc)),
+        SectionBlock(text=f"*Corrective actions:* {counts.text()}"),
+        ActionsBlock(
+            elements=[
+                ButtonElement(text="Continue", action_id=CARD_CONTINUE, style="primary", value=str(record.id)),
+                ButtonElement(text="Export", action_id=CARD_EXPORT, value=str(record.id)),
+            ]
+        ),
+    ]
+    return blocks
+
+
+def _message(record: PostmortemRecord) -> dict[str, Any]:
+    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record)]}
+
+
+async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
+    """Post the card once per postmortem, afterwards edit it; always from what is stored."""
+    record = await store.get(postmortem_id)
+    if record is None:
+        return
+    if record.card_ts:
+        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record))
+        return
+    if not await store.claim_card(record.id):
+        return  # another request is posting it right now, with the same stored state
+    try:
+        response = await client.chat_postMessage(channel=record.channel_id, **_message(record))
+    except SlackApiError as exc:
+        await store.set_card(record.id, None)
+        if exc.response.get("error") in NOT_A_MEMBER:
+            raise CardNotPosted(
+                "I can't post the postmortem card here. Invite me with `/invite @postmortem-bot` and run "
+                "`/postmortem start` again; your answers are saved."
+            ) from exc
+        raise
+    await store.set_card(record.id, response["ts"])

@@ -1,0 +1,133 @@
+"""`/postmortem` and its subcommands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import template as t
+from handlers import exports, render
+from handlers.card import CardNotPosted, refresh_card
+from handlers.context import services
+from handlers.errors import guarded
+from handlers.modals import SectionMeta, notice_view, section_view
+from storage.store import IncidentIdTaken
+
+log = logging.getLogger(__name__)
+
+HELP = """*postmortem-bot* runs the postmortem of an incident right here, one section at a time.
+\u2022 `/postmortem start [incident_id]` \u2014 start (or reopen) this channel's postmortem
+\u2022 `/postmortem status` \u2014 progress and the section 12 checklist, only for you
+\u2022 `/postmortem export [yaml|markdown]` \u2014 the postmortem as section 11 YAML or a Markdown document
+\u2022 `/postmortem help` \u2014 this text"""
+
+NOT_IN_DM = (
+    "Run `/postmortem start` in the incident's channel: the postmortem and its card live there, "
+    "not in a direct message."
+)
+
+
+def _in_dm(command: dict[str, Any]) -> bool:
+    channel = command.get("channel_id") or ""
+    return not channel or channel.startswith("D") or command.get("channel_name") in ("directmessage", "mpdm")
+
+
+async def _start(
+    ack: AsyncAck,
+    command: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    if _in_dm(command):
+        await ack(text=NOT_IN_DM)
+        return
+    await ack()
+    svc = services(context)
+    team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
+    incident_id = args[0] if args else None
+    summary = t.SECTIONS[0]
+    meta = SectionMeta(team=team, channel=channel, section=summary.key)
+    draft = {"incident_id": incident_id} if incident_id else {}
+    try:
+        opened = await client.views_open(
+            trigger_id=command["trigger_id"], view=section_view(summary, None, meta, svc.vocabulary, draft)
+        )
+    except SlackApiError as exc:
+        log.warning("views.open failed for /postmortem start: %s", exc.response.get("error"))
+        opened = None
+    try:
+        record, created = await svc.store.open_postmortem(team, channel, user, incident_id)
+    except IncidentIdTaken as exc:
+        text = f":warning: {exc}. Use another incident id, or run `/postmortem start` in that channel."
+        if opened:
+            await client.views_update(view_id=opened["view"]["id"], view=notice_view("Incident id in use", text))
+        await respond(text=text, response_type="ephemeral")
+        return
+    if opened:
+        meta = meta.model_copy(update={"postmortem": record.id, "version": record.version(summary.key)})
+        answers = draft if draft and summary.key not in record.sections else None
+        await client.views_update(
+            view_id=opened["view"]["id"],
+            hash=opened["view"]["hash"],
+            view=section_view(summary, record, meta, svc.vocabulary, answers),
+        )
+    if not created and incident_id and record.incident_id and incident_id != record.incident_id:
+        await respond(
+            text=f"This channel already has the postmortem of *{record.incident_id}*; I opened that one.",
+            response_type="ephemeral",
+        )
+    try:
+        await refresh_card(client, svc.store, record.id)
+    except CardNotPosted as exc:
+        await respond(text=f":warning: {exc}", response_type="ephemeral")
+
+
+async def _status(command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond) -> None:
+    record = await services(context).store.by_channel(command["team_id"], command["channel_id"])
+    if record is None:
+        await respond(text="No postmortem in this channel yet. Start one with `/postmortem start`.")
+        return
+    text = f"*{render.headline(record)}*\n{render.progress_text(record)}\n\n{render.checklist_text(record.doc)}"
+    await respond(text=render.truncate(text, 3000), response_type="ephemeral")
+
+
+async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond, args: list[str]) -> None:
+    record = await services(context).store.by_channel(command["team_id"], command["channel_id"])
+    if record is None:
+        await respond(text="No postmortem in this channel yet. Start one with `/postmortem start`.")
+        return
+    fmt = args[0].lower() if args else "yaml"
+    if fmt not in exports.FORMATS:
+        await respond(text=f"Unknown export format `{fmt}`: use `yaml` or `markdown`.")
+        return
+    await respond(**exports.export_message(record, fmt))
+
+
+async def handle_postmortem(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    words = (command.get("text") or "").split()
+    sub, args = (words[0].lower(), words[1:]) if words else ("help", [])
+    if sub == "start":
+        await _start(ack, command, client, context, respond, args)
+    elif sub == "status":
+        await ack()
+        await _status(command, context, respond)
+    elif sub == "export":
+        await ack()
+        await _export(command, context, respond, args)
+    elif sub == "help":
+        await ack(text=HELP)
+    else:
+        await ack(text=f"I don't know `{sub}`.\n\n{HELP}")
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/postmortem")(guarded(handle_postmortem))

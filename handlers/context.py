@@ -1,0 +1,38 @@
+"""What every listener needs, handed over through Bolt's context by one middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.config import Settings
+from bot.template import Vocabulary
+from storage.store import Store
+
+_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.settings.vocabulary
+
+
+def services(context: AsyncBoltContext) -> Services:
+    return context[_KEY]
+
+
+def register(app: AsyncApp, provided: Services) -> None:
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        context[_KEY] = provided
+        return await next()
+
+    app.middleware(inject)

@@ -1,0 +1,200 @@
+"""Template fields <-> Block Kit inputs, in both directions.
+
+One mapping per field kind: how it is asked (element + initial value) and how Slack's
+``view.state.values`` turns back into the raw answer that ``bot.document`` validates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    DatePickerElement,
+    DateTimePickerElement,
+    InputBlock,
+    InteractiveElement,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+    UserSelectElement,
+)
+
+from bot import template as t
+from bot.document import is_user_id
+
+DETAILS_SUFFIX = "__details"
+REVISION_MARK = "~"
+YES_NO_LABELS = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
+
+
+def _option(value: str, label: str | None = None) -> Option:
+    return Option(value=value, text=(label or value.replace("_", " "))[:75])
+
+
+def _options(field: t.Field, vocabulary: t.Vocabulary) -> list[Option]:
+    return [_option(v) for v in vocabulary[field.vocabulary]]
+
+
+def _text_element(field: t.Field, value: Any, multiline: bool, limit: int) -> PlainTextInputElement:
+    if isinstance(value, list):
+        value = "\n".join(value)
+    return PlainTextInputElement(
+        action_id=field.key,
+        multiline=multiline,
+        max_length=limit,
+        initial_value=value or None,
+        placeholder=field.placeholder or None,
+    )
+
+
+def _epoch(value: str | None) -> int | None:
+    return int(datetime.fromisoformat(value).timestamp()) if value else None
+
+
+def _element(field: t.Field, value: Any, vocabulary: t.Vocabulary) -> InteractiveElement:
+    match field.kind:
+        case t.Kind.SHORT_TEXT:
+            return _text_element(field, value, False, t.SHORT_TEXT_MAX)
+        case t.Kind.LONG_TEXT | t.Kind.LINES:
+            return _text_element(field, value, True, t.LONG_TEXT_MAX)
+        case t.Kind.DATE:
+            return DatePickerElement(action_id=field.key, initial_date=value or None)
+        case t.Kind.DATETIME:
+            return DateTimePickerElement(action_id=field.key, initial_date_time=_epoch(value))
+        case t.Kind.USER:
+            return UserSelectElement(action_id=field.key, initial_user=value if is_user_id(value) else None)
+        case t.Kind.CHOICE:
+            options = _options(field, vocabulary)
+            initial = next((o for o in options if o.value == value), None)
+            return StaticSelectElement(action_id=field.key, options=options, initial_option=initial)
+        case t.Kind.MULTI_CHOICE:
+            options = _options(field, vocabulary)
+            chosen = [o for o in options if o.value in (value or [])]
+            return StaticMultiSelectElement(action_id=field.key, options=options, initial_options=chosen or None)
+        case t.Kind.YES_NO:
+            options = [_option(v, YES_NO_LABELS[v]) for v in t.YES_NO_ANSWERS]
+            answer = (value or {}).get("answer")
+            initial = next((o for o in options if o.value == answer), None)
+            return RadioButtonsElement(action_id=field.key, options=options, initial_option=initial)
+    raise AssertionError(f"unhandled kind {field.kind}")
+
+
+def block_id(key: str, revision: int) -> str:
+    """A new revision gets new block ids, because Slack keeps typed input for unchanged ids."""
+    return f"{key}{REVISION_MARK}{revision}" if revision else key
+
+
+def field_key(block: str) -> str:
+    return block.split(REVISION_MARK, 1)[0]
+
+
+def _hint(field: t.Field, value: Any) -> str | None:
+    if field.kind is t.Kind.USER and value and not is_user_id(value):
+        return f"Currently {value} (imported). Pick a person to replace it, or leave empty to keep it."
+    return field.hint or None
+
+
+def input_blocks(
+    fields: Iterable[t.Field], answers: dict[str, Any], vocabulary: t.Vocabulary, revision: int = 0
+) -> list[Block]:
+    """The inputs of a form, prefilled with ``answers``."""
+    blocks: list[Block] = []
+    for field in fields:
+        value = answers.get(field.key)
+        optional = not field.required or (field.kind is t.Kind.USER and bool(value) and not is_user_id(value))
+        blocks.append(
+            InputBlock(
+                block_id=block_id(field.key, revision),
+                label=field.label[:2000],
+                element=_element(field, value, vocabulary),
+                optional=optional,
+                hint=_hint(field, value),
+            )
+        )
+        if field.kind is t.Kind.YES_NO:
+            details = (value or {}).get("details") or None
+            blocks.append(
+                InputBlock(
+                    block_id=block_id(field.key + DETAILS_SUFFIX, revision),
+                    label="Details",
+                    element=PlainTextInputElement(
+                        action_id=field.key + DETAILS_SUFFIX,
+                        multiline=True,
+                        max_length=t.DETAILS_MAX,
+                        initial_value=details,
+                    ),
+                    optional=True,
+                )
+            )
+    return blocks
+
+
+def _state_by_key(state_values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Action ids are the field keys; block ids carry the revision."""
+    return {action_id: element for actions in state_values.values() for action_id, element in actions.items()}
+
+
+def _selected_value(element: dict[str, Any]) -> str | None:
+    option = element.get("selected_option")
+    return option.get("value") if option else None
+
+
+def _datetime_value(element: dict[str, Any]) -> str | None:
+    stamp = element.get("selected_date_time")
+    return datetime.fromtimestamp(int(stamp), UTC).isoformat() if stamp is not None else None
+
+
+def _raw_value(field: t.Field, element: dict[str, Any], details: dict[str, Any] | None) -> Any:
+    match field.kind:
+        case t.Kind.SHORT_TEXT | t.Kind.LONG_TEXT:
+            return element.get("value")
+        case t.Kind.LINES:
+            return (element.get("value") or "").splitlines()
+        case t.Kind.DATE:
+            return element.get("selected_date")
+        case t.Kind.DATETIME:
+            return _datetime_value(element)
+        case t.Kind.USER:
+            return element.get("selected_user")
+        case t.Kind.CHOICE:
+            return _selected_value(element)
+        case t.Kind.MULTI_CHOICE:
+            return [o.get("value") for o in element.get("selected_options") or []]
+        case t.Kind.YES_NO:
+            answer = _selected_value(element)
+            text = (details or {}).get("value") or ""
+            return {"answer": answer, "details": text} if answer or text.strip() else None
+    raise AssertionError(f"unhandled kind {field.kind}")
+
+
+def read_state(
+    fields: Iterable[t.Field], state_values: dict[str, dict[str, Any]], previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Raw answers from a submitted view; an imported non-user owner left untouched is kept."""
+    elements = _state_by_key(state_values)
+    raw: dict[str, Any] = {}
+    for field in fields:
+        value = _raw_value(field, elements.get(field.key, {}), elements.get(field.key + DETAILS_SUFFIX))
+        kept = (previous or {}).get(field.key)
+        if field.kind is t.Kind.USER and not value and kept and not is_user_id(kept):
+            value = kept
+        raw[field.key] = value
+    return raw
+
+
+def error_blocks(errors: dict[str, str], state_values: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Field-keyed errors re-addressed to the block ids of the view the user submitted."""
+    by_key = {field_key(block): block for block in state_values}
+    return {by_key.get(key, key): message[:200] for key, message in errors.items()}
+
+
+def date_text(value: str | date | None) -> str:
+    if not value:
+        return "no due date"
+    day = value if isinstance(value, date) else date.fromisoformat(value)
+    return day.isoformat()

@@ -1,0 +1,70 @@
+"""App Home: my corrective actions (with the reminder buttons) and my postmortems."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.checklist import checklist
+from handlers import render
+from handlers.action_items import item_controls, item_text
+from storage.store import ActionContext, PostmortemRecord, Store
+
+MAX_ACTIONS = 30
+MAX_POSTMORTEMS = 10
+HELP = (
+    "Start a postmortem with `/postmortem start inc-…` in the incident's channel. I remind owners of open "
+    "corrective actions before they are due, on the due day and while overdue, in their working hours; "
+    "actions without an owner go to the postmortem's owner."
+)
+
+
+def _phrase(context: ActionContext, today: datetime) -> str:
+    action = context.action
+    if not action.owner:
+        return ":warning: needs an owner"
+    if action.due and action.due < today.date():
+        return f":red_circle: overdue since {action.due.isoformat()}"
+    return f"due {action.due.isoformat()}" if action.due else "no due date"
+
+
+def _action_blocks(actions: list[ActionContext]) -> list[Block]:
+    now = datetime.now(UTC)
+    blocks: list[Block] = []
+    for context in actions[:MAX_ACTIONS]:
+        action_id = context.action.id or 0
+        blocks.append(SectionBlock(text=item_text(context, _phrase(context, now))))
+        blocks.append(item_controls(action_id, f"home-{action_id}"))
+    if not actions:
+        blocks.append(SectionBlock(text="_Nothing open. Nice._"))
+    elif len(actions) > MAX_ACTIONS:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"+{len(actions) - MAX_ACTIONS} more")]))
+    return blocks
+
+
+def _postmortem_line(record: PostmortemRecord) -> str:
+    items = checklist(record.doc)
+    yes = sum(item.ok for item in items)
+    return (
+        f"*{render.headline(record)}* in <#{record.channel_id}>\n"
+        f"Sections done {record.doc.sections_done}/10 \u00b7 checklist {yes}/{len(items)} yes"
+    )
+
+
+def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord]) -> dict:
+    blocks: list[Block] = [HeaderBlock(text="My corrective actions"), *_action_blocks(actions), DividerBlock()]
+    blocks.append(HeaderBlock(text="My postmortems"))
+    blocks += [SectionBlock(text=_postmortem_line(r)) for r in postmortems[:MAX_POSTMORTEMS]]
+    if not postmortems:
+        blocks.append(SectionBlock(text="_None yet._"))
+    blocks += [DividerBlock(), ContextBlock(elements=[MarkdownTextObject(text=HELP)])]
+    return View(type="home", blocks=blocks).to_dict()
+
+
+async def publish(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:
+    actions = await store.open_actions_for(team_id, user_id)
+    postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
+    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems))

@@ -1,0 +1,196 @@
+"""The modals: one per template section, the conflict view, section 8's list and action form.
+
+A modal carries its context in ``private_metadata`` (which postmortem, which section, the
+version it was opened on), so any replica can handle its submission.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot import template as t
+from bot.document import CorrectiveAction
+from handlers import render
+from handlers.fields import input_blocks
+from storage.store import PostmortemRecord, SectionSnapshot
+
+SECTION_CALLBACK = "section"
+ACTION_FORM_CALLBACK = "action_form"
+USE_THEIRS = "conflict_use_theirs"
+ADD_ACTION = "action_add"
+EDIT_ACTION = "action_edit"
+MAX_LISTED_ACTIONS = 90
+
+
+class SectionMeta(BaseModel):
+    """What a section modal needs to be saved by any replica."""
+
+    team: str
+    channel: str
+    section: str
+    postmortem: int | None = None
+    version: int | None = None
+    revision: int = 0
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+class ActionFormMeta(BaseModel):
+    postmortem: int
+    action: int | None = None
+    parent_view: str
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text[:3000])])
+
+
+def _last_saved(snapshot: SectionSnapshot | None) -> str:
+    if not snapshot or not snapshot.updated_by:
+        return ""
+    return f"\nLast saved by <@{snapshot.updated_by}> {render.when(snapshot.updated_at)}"
+
+
+def _modal(section: t.Section, meta: SectionMeta, blocks: list[Block], submit: str | None) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=SECTION_CALLBACK,
+        title=section.modal_title,
+        submit=submit,
+        close="Close",
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )
+    return view.to_dict()
+
+
+def _submit_label(section: t.Section) -> str:
+    return "Save & finish" if t.section_after(section) is None else "Save & next"
+
+
+def section_view(
+    section: t.Section,
+    record: PostmortemRecord | None,
+    meta: SectionMeta,
+    vocabulary: t.Vocabulary,
+    answers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A section's modal, prefilled with ``answers`` or, by default, what is stored."""
+    if section.is_action_list:
+        return actions_view(record, meta)
+    snapshot = record.sections.get(section.key) if record else None
+    if answers is None:
+        answers = dict(snapshot.data) if snapshot else {}
+        if section.key == "summary" and record and record.incident_id and "incident_id" not in answers:
+            answers["incident_id"] = record.incident_id
+    blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
+    blocks += input_blocks(section.fields, answers, vocabulary, meta.revision)
+    return _modal(section, meta, blocks, _submit_label(section))
+
+
+def conflict_view(
+    section: t.Section,
+    meta: SectionMeta,
+    mine: dict[str, Any],
+    theirs: SectionSnapshot,
+    vocabulary: t.Vocabulary,
+) -> dict[str, Any]:
+    """Shown instead of silently overwriting a colleague: both versions, the user decides."""
+    who = f"<@{theirs.updated_by}>" if theirs.updated_by else "Someone"
+    blocks: list[Block] = [
+        SectionBlock(
+            text=f":warning: {who} saved this section {render.when(theirs.updated_at)}, after you opened it. "
+            "Their answers are below; yours are still in the form. *Save mine* replaces theirs with yours, "
+            "*Use theirs* loads their answers into the form."
+        ),
+        SectionBlock(text=render.truncate("*Their answers*\n" + render.answers_text(section, theirs.data), 3000)),
+        ActionsBlock(elements=[ButtonElement(text="Use theirs", action_id=USE_THEIRS, value=section.key)]),
+        DividerBlock(),
+        *input_blocks(section.fields, mine, vocabulary, meta.revision),
+    ]
+    return _modal(section, meta, blocks, "Save mine")
+
+
+def _action_line(action: CorrectiveAction) -> str:
+    return render.truncate(f"*{action.action}*\n{render.action_facts(action)}", 3000)
+
+
+def actions_view(record: PostmortemRecord | None, meta: SectionMeta) -> dict[str, Any]:
+    """Section 8: each corrective action with Edit, and a button that pushes the action form."""
+    section = t.ACTIONS_SECTION
+    actions = record.doc.actions if record else []
+    blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
+    for action in actions[:MAX_LISTED_ACTIONS]:
+        blocks.append(
+            SectionBlock(
+                block_id=f"action-{action.id}",
+                text=_action_line(action),
+                accessory=ButtonElement(text="Edit", action_id=EDIT_ACTION, value=str(action.id)),
+            )
+        )
+    if len(actions) > MAX_LISTED_ACTIONS:
+        blocks.append(_context(f"+{len(actions) - MAX_LISTED_ACTIONS} more: see `/postmortem export`."))
+    if not actions:
+        blocks.append(SectionBlock(text="_No corrective actions yet._"))
+    blocks.append(
+        ActionsBlock(elements=[ButtonElement(text="Add corrective action", action_id=ADD_ACTION, style="primary")])
+    )
+    return _modal(section, meta, blocks, _submit_label(section))
+
+
+def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, vocabulary: t.Vocabulary) -> dict[str, Any]:
+    answers = action.model_dump(mode="json") if action else {"kind": "other", "status": "open"}
+    view = View(
+        type="modal",
+        callback_id=ACTION_FORM_CALLBACK,
+        title="Corrective action" if action is None else "Edit action",
+        submit="Save",
+        close="Back",
+        private_metadata=meta.dump(),
+        blocks=input_blocks(t.ACTION_FIELDS, answers, vocabulary),
+    )
+    return view.to_dict()
+
+
+def finished_view(record: PostmortemRecord) -> dict[str, Any]:
+    """Where "Save & finish" lands: the whole postmortem at a glance."""
+    blocks: list[Block] = [
+        SectionBlock(
+            text=f":white_check_mark: *Postmortem {record.incident_id or ''} saved.* The channel card is up to date."
+        ),
+        SectionBlock(text=render.progress_text(record)),
+        DividerBlock(),
+        SectionBlock(text=render.checklist_text(record.doc)),
+        _context("Reopen any section from the card's Edit buttons; `/postmortem export` gives YAML or Markdown."),
+    ]
+    return View(type="modal", title="Postmortem saved", close="Done", blocks=blocks).to_dict()
+
+
+def notice_view(title: str, text: str) -> dict[str, Any]:
+    return View(type="modal", title=title[:24], close="Close", blocks=[SectionBlock(text=text)]).to_dict()
+
+
+def parse_meta(raw: str, model: type[SectionMeta] | type[ActionFormMeta]) -> Any:
+    return model.model_validate(json.loads(raw or "{}"))
+
+
+def epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None

@@ -1,0 +1,196 @@
+"""Reminder DMs: the digest message, and its buttons (also used on App Home).
+
+Only the action's owner or the postmortem's owner may change an action; a second click
+of the same button finds nothing left to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import template as t
+from bot.reminders.policy import Digest, Reminder
+from handlers import home, render
+from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text
+from handlers.context import services
+from handlers.errors import guarded
+from handlers.modals import actions_view, notice_view
+from handlers.views import meta_for, update_card
+from storage.store import ActionContext
+
+MAX_ITEMS = 20  # 2 blocks per item keeps a digest under Slack's 50 blocks per message
+
+
+def _due_phrase(reminder: Reminder, context: ActionContext) -> str:
+    match reminder.kind:
+        case "overdue":
+            return f"{-reminder.days} day(s) overdue"
+        case "escalation":
+            return f"{render.person(context.action.owner)}'s action is {-reminder.days} day(s) overdue"
+        case "due_today":
+            return "due today"
+        case "due_soon":
+            return f"due in {reminder.days} day(s)"
+    return "has no owner who can be reminded"
+
+
+def digest_message(digest: Digest, contexts: Mapping[int, ActionContext]) -> dict[str, Any]:
+    """One DM per person per sweep, grouped: overdue, due today, due soon, needs an owner."""
+    count = len(digest.reminders)
+    blocks: list[Block] = [
+        SectionBlock(text=f":alarm_clock: *{count} corrective action(s) need you.* Done already? Mark it here.")
+    ]
+    shown = 0
+    for heading, reminders in digest.sections():
+        blocks.append(SectionBlock(text=f"*{heading}*"))
+        for reminder in reminders[: MAX_ITEMS - shown]:
+            context = contexts[reminder.action_id]
+            blocks.append(SectionBlock(text=item_text(context, _due_phrase(reminder, context))))
+            blocks.append(item_controls(reminder.action_id, f"do-{reminder.action_id}-{reminder.kind}"))
+            shown += 1
+    if count > shown:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"+{count - shown} more in my App Home.")]))
+    return {"text": f"{count} corrective action(s) need you", "blocks": [b.to_dict() for b in blocks]}
+
+
+def _outcome_message(message: dict[str, Any], action_id: int, outcome: str) -> dict[str, Any]:
+    """The DM as it was, with this action's controls replaced by what just happened."""
+    blocks = []
+    for block in message.get("blocks", []):
+        if block.get("type") == "actions" and block.get("block_id", "").startswith(f"do-{action_id}-"):
+            block = ContextBlock(block_id=block["block_id"], elements=[MarkdownTextObject(text=outcome)]).to_dict()
+        blocks.append(block)
+    return {"text": message.get("text", "Corrective actions"), "blocks": blocks}
+
+
+def clicked_action_id(body: dict[str, Any]) -> int:
+    """Every control sits in a block whose id is ``<surface>-<action id>[-<kind>]``."""
+    return int(body["actions"][0]["block_id"].split("-")[1])
+
+
+async def _refuse(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None, text: str) -> None:
+    if respond is not None and body.get("container", {}).get("type") == "message":
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        await client.views_open(trigger_id=body["trigger_id"], view=notice_view("Not yours", text))
+
+
+async def _change(
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond | None,
+    event: str,
+    outcome: str,
+    **values: Any,
+) -> None:
+    """Apply one button's change, if allowed, then show the new state on every surface."""
+    svc = services(context)
+    user = body["user"]["id"]
+    action_id = clicked_action_id(body)
+    found = await svc.store.action(action_id)
+    if found is None:
+        await _refuse(body, client, respond, "That corrective action no longer exists.")
+        return
+    if user not in (found.action.owner, found.postmortem_owner):
+        await _refuse(
+            body,
+            client,
+            respond,
+            f"Only {render.person(found.action.owner)} (the action's owner) or "
+            f"{render.person(found.postmortem_owner)} (the postmortem's owner) can change this action.",
+        )
+        return
+    if values:
+        await svc.store.update_action(action_id, user, event, **values)
+    await _show(body, client, context, action_id, outcome, found.postmortem_id)
+
+
+async def _show(
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    action_id: int,
+    outcome: str,
+    postmortem_id: int,
+) -> None:
+    svc = services(context)
+    container = body.get("container", {})
+    if container.get("type") == "message":
+        message = _outcome_message(body["message"], action_id, outcome)
+        await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
+    await home.publish(client, svc.store, body["team"]["id"], body["user"]["id"])
+    await update_card(client, svc, postmortem_id)
+
+
+async def mark_done(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    await ack()
+    user = body["user"]["id"]
+    await _change(
+        body, client, context, respond, "action_done", f":white_check_mark: Marked done by <@{user}>", status="done"
+    )
+
+
+async def snooze(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    await ack()
+    label, length = SNOOZES[action["selected_option"]["value"]]
+    found = await services(context).store.action(clicked_action_id(body))
+    until = datetime.now(UTC) + length
+    values: dict[str, Any] = {"snoozed_until": until}
+    if found and found.snoozed_until and found.snoozed_until >= until - timedelta(minutes=10):
+        values = {}  # the same snooze clicked twice: nothing more to change
+    outcome = f":zzz: Snoozed for {label} by <@{body['user']['id']}> (until {until:%Y-%m-%d %H:%M} UTC)"
+    await _change(body, client, context, respond, "action_snoozed", outcome, **values)
+
+
+async def reassign(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    await ack()
+    new_owner = action["selected_user"]
+    outcome = f":arrow_right: Reassigned to <@{new_owner}> by <@{body['user']['id']}>"
+    await _change(body, client, context, respond, "action_reassigned", outcome, owner=new_owner)
+
+
+async def open_postmortem(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """The postmortem's corrective-action list, where the action can be edited in full."""
+    await ack()
+    svc = services(context)
+    found = await svc.store.action(clicked_action_id(body))
+    record = await svc.store.get(found.postmortem_id) if found else None
+    if record is None:
+        await client.views_open(trigger_id=body["trigger_id"], view=notice_view("Postmortem", "It no longer exists."))
+        return
+    await client.views_open(
+        trigger_id=body["trigger_id"], view=actions_view(record, meta_for(record, t.ACTIONS_SECTION))
+    )
+
+
+def register(app: AsyncApp) -> None:
+    app.action(DONE)(guarded(mark_done))
+    app.action(SNOOZE)(guarded(snooze))
+    app.action(REASSIGN)(guarded(reassign))
+    app.action(OPEN)(guarded(open_postmortem))

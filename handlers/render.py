@@ -1,0 +1,104 @@
+"""mrkdwn text shared by the card, the modals, `/postmortem status` and App Home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bot import template as t
+from bot.checklist import checklist
+from bot.document import CorrectiveAction, Postmortem
+from handlers.fields import YES_NO_LABELS, is_user_id
+from storage.store import PostmortemRecord
+
+STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:", "empty": ":white_circle:"}
+STATUS_LABELS = {"open": "open", "done": "done", "wont_do": "won't do"}
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def when(moment: datetime | None) -> str:
+    """Slack renders this in each reader's own time zone."""
+    if moment is None:
+        return ""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def person(value: str | None) -> str:
+    if not value:
+        return "_no owner_"
+    return f"<@{value}>" if is_user_id(value) else value
+
+
+def value_text(field: t.Field, value: Any) -> str:
+    if value in (None, "", [], {}):
+        return "_not answered_"
+    match field.kind:
+        case t.Kind.USER:
+            return person(value)
+        case t.Kind.YES_NO:
+            details = f" \u2014 {value['details']}" if value.get("details") else ""
+            return YES_NO_LABELS[value["answer"]] + details
+        case t.Kind.LINES | t.Kind.MULTI_CHOICE:
+            return ", ".join(value)
+        case t.Kind.DATETIME:
+            return when(datetime.fromisoformat(value))
+    return str(value)
+
+
+def answers_text(section: t.Section, data: dict[str, Any]) -> str:
+    return "\n".join(f"*{f.label}:* {value_text(f, data.get(f.key))}" for f in section.fields)
+
+
+def action_facts(action: CorrectiveAction) -> str:
+    due = action.due.isoformat() if action.due else "no due date"
+    return f"{person(action.owner)} \u00b7 due {due} \u00b7 {action.kind} \u00b7 {STATUS_LABELS[action.status]}"
+
+
+@dataclass(frozen=True)
+class ActionCounts:
+    open: int
+    overdue: int
+    unowned: int
+
+    def text(self) -> str:
+        return f"{self.open} open \u00b7 {self.overdue} overdue \u00b7 {self.unowned} unowned"
+
+
+def action_counts(doc: Postmortem, today: date) -> ActionCounts:
+    open_actions = [a for a in doc.actions if a.status == "open"]
+    return ActionCounts(
+        open=len(open_actions),
+        overdue=sum(1 for a in open_actions if a.due and a.due < today),
+        unowned=sum(1 for a in open_actions if not a.owner),
+    )
+
+
+def section_line(record: PostmortemRecord, section: t.Section) -> str:
+    state = record.doc.state(section)
+    return f"{STATE_ICONS[state]} {section.number}. {section.title} \u2014 {state}"
+
+
+def progress_text(record: PostmortemRecord) -> str:
+    lines = [section_line(record, s) for s in t.SECTIONS]
+    return f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*\n" + "\n".join(lines)
+
+
+def checklist_text(doc: Postmortem) -> str:
+    lines = ["*12. What to do right away*"]
+    for item in checklist(doc):
+        if item.ok:
+            lines.append(f":white_check_mark: yes \u2014 {item.question}")
+        else:
+            lines.append(f":x: *no* \u2014 {item.question} _({item.missing})_")
+    return "\n".join(lines)
+
+
+def headline(record: PostmortemRecord) -> str:
+    severity = record.doc.value("summary", "severity") or "no severity"
+    status = record.doc.value("summary", "postmortem_status") or "draft"
+    return f"Postmortem \u00b7 {record.incident_id or 'no incident id yet'} \u00b7 {severity} \u00b7 {status}"

@@ -1,0 +1,146 @@
+"""view_submission: "Save & next" on a section, and saving the corrective-action form."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import template as t
+from bot.document import SectionErrors, validate_action, validate_section
+from handlers.card import CardNotPosted, refresh_card
+from handlers.context import Services, services
+from handlers.errors import guarded
+from handlers.fields import error_blocks, read_state
+from handlers.modals import (
+    ACTION_FORM_CALLBACK,
+    SECTION_CALLBACK,
+    ActionFormMeta,
+    SectionMeta,
+    actions_view,
+    conflict_view,
+    finished_view,
+    notice_view,
+    parse_meta,
+    section_view,
+)
+from storage.store import Conflict, IncidentIdTaken, PostmortemRecord
+
+log = logging.getLogger(__name__)
+GONE = "This postmortem no longer exists. Start a new one with `/postmortem start`."
+
+
+async def find_postmortem(svc: Services, meta: SectionMeta) -> PostmortemRecord | None:
+    """By id, or by channel for a modal opened before the postmortem row existed."""
+    if meta.postmortem is not None:
+        return await svc.store.get(meta.postmortem)
+    return await svc.store.by_channel(meta.team, meta.channel)
+
+
+def meta_for(record: PostmortemRecord, section: t.Section, revision: int = 0) -> SectionMeta:
+    return SectionMeta(
+        team=record.team_id,
+        channel=record.channel_id,
+        section=section.key,
+        postmortem=record.id,
+        version=record.version(section.key),
+        revision=revision,
+    )
+
+
+async def update_card(client: AsyncWebClient, svc: Services, postmortem_id: int) -> None:
+    try:
+        await refresh_card(client, svc.store, postmortem_id)
+    except CardNotPosted as exc:
+        log.warning("card not posted for postmortem %s: %s", postmortem_id, exc)
+
+
+async def _save_answers(
+    ack: AsyncAck,
+    svc: Services,
+    record: PostmortemRecord,
+    section: t.Section,
+    meta: SectionMeta,
+    state: dict[str, Any],
+    user: str,
+) -> bool:
+    """Validate and store a form section; answers the modal itself when it must stay open."""
+    previous = record.sections.get(section.key)
+    raw = read_state(section.fields, state, previous.data if previous else None)
+    try:
+        data = validate_section(section.key, raw, svc.vocabulary)
+    except SectionErrors as exc:
+        await ack(response_action="errors", errors=error_blocks(exc.errors, state))
+        return False
+    base = meta.version if meta.version is not None else (-1 if previous else 0)
+    try:
+        await svc.store.save_section(record.id, section.key, data, base, user)
+    except Conflict as exc:
+        retry = meta.model_copy(
+            update={"postmortem": record.id, "version": exc.current.version, "revision": meta.revision + 1}
+        )
+        await ack(response_action="update", view=conflict_view(section, retry, data, exc.current, svc.vocabulary))
+        return False
+    except IncidentIdTaken as exc:
+        await ack(response_action="errors", errors=error_blocks({"incident_id": f"{exc}."}, state))
+        return False
+    return True
+
+
+async def submit_section(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    svc = services(context)
+    meta: SectionMeta = parse_meta(view["private_metadata"], SectionMeta)
+    section = t.SECTION_BY_KEY[meta.section]
+    record = await find_postmortem(svc, meta)
+    if record is None:
+        await ack(response_action="update", view=notice_view("Postmortem", GONE))
+        return
+    if not section.is_action_list:
+        saved = await _save_answers(ack, svc, record, section, meta, view["state"]["values"], body["user"]["id"])
+        if not saved:
+            return
+    record = await svc.store.get(record.id)
+    assert record is not None
+    following = t.section_after(section)
+    if following is None:
+        await ack(response_action="update", view=finished_view(record))
+    else:
+        await ack(
+            response_action="update", view=section_view(following, record, meta_for(record, following), svc.vocabulary)
+        )
+    await update_card(client, svc, record.id)
+
+
+async def submit_action(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    svc = services(context)
+    meta: ActionFormMeta = parse_meta(view["private_metadata"], ActionFormMeta)
+    record = await svc.store.get(meta.postmortem)
+    if record is None:
+        await ack(response_action="update", view=notice_view("Postmortem", GONE))
+        return
+    state = view["state"]["values"]
+    previous = next((a for a in record.doc.actions if a.id == meta.action), None)
+    raw = read_state(t.ACTION_FIELDS, state, previous.model_dump(mode="json") if previous else None)
+    try:
+        action = validate_action(raw, meta.action, svc.vocabulary)
+    except SectionErrors as exc:
+        await ack(response_action="errors", errors=error_blocks(exc.errors, state))
+        return
+    await svc.store.save_action(record.id, action, body["user"]["id"])
+    await ack()
+    record = await svc.store.get(record.id)
+    assert record is not None
+    await client.views_update(view_id=meta.parent_view, view=actions_view(record, meta_for(record, t.ACTIONS_SECTION)))
+    await update_card(client, svc, record.id)
+
+
+def register(app: AsyncApp) -> None:
+    app.view(SECTION_CALLBACK)(guarded(submit_section))
+    app.view(ACTION_FORM_CALLBACK)(guarded(submit_action))

@@ -1,0 +1,85 @@
+"""Storage on a real database: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.document import CorrectiveAction, validate_section
+from bot.example import ANSWERS
+from storage.store import Conflict, IncidentIdTaken, Store
+
+
+async def test_concurrent_starts_create_one_postmortem(store: Store) -> None:
+    results = await asyncio.gather(*(store.open_postmortem("T1", "C1", f"U{i}", "inc-1") for i in range(6)))
+    assert len({record.id for record, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+async def test_incident_id_is_unique_per_team(store: Store) -> None:
+    await store.open_postmortem("T1", "C1", "U1", "inc-1")
+    with pytest.raises(IncidentIdTaken) as taken:
+        await store.open_postmortem("T1", "C2", "U1", "inc-1")
+    assert taken.value.channel_id == "C1"
+    other_team, created = await store.open_postmortem("T2", "C2", "U1", "inc-1")
+    assert created and other_team.incident_id == "inc-1"
+
+
+async def test_stale_version_is_a_conflict_and_keeps_the_first_answer(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", "inc-1")
+    first = validate_section("root_cause", ANSWERS["root_cause"])
+    second = {**first, "immediate_cause": "something else"}
+    assert await store.save_section(record.id, "root_cause", first, 0, "UALICE") == 1
+    with pytest.raises(Conflict) as conflict:
+        await store.save_section(record.id, "root_cause", second, 0, "UBOB")
+    assert conflict.value.current.updated_by == "UALICE"
+    assert conflict.value.current.data["immediate_cause"] == "approval_scope_too_broad"
+    assert await store.save_section(record.id, "root_cause", second, 1, "UBOB") == 2
+    stored = await store.get(record.id)
+    assert stored is not None and stored.doc.value("root_cause", "immediate_cause") == "something else"
+    assert [a.event for a in await store.audit(record.id)] == ["started", "section_saved", "section_saved"]
+
+
+async def test_two_concurrent_saves_on_one_version_let_exactly_one_win(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    data = validate_section("artifacts", ANSWERS["artifacts"])
+    outcomes = await asyncio.gather(
+        *(store.save_section(record.id, "artifacts", {**data, "trace_id": f"t-{i}"}, 0, f"U{i}") for i in range(4)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, int) for o in outcomes) == 1
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 3
+
+
+async def test_saving_the_summary_renames_the_incident_but_not_onto_another(store: Store) -> None:
+    a, _ = await store.open_postmortem("T1", "C1", "U1", "inc-a")
+    await store.open_postmortem("T1", "C2", "U1", "inc-b")
+    summary = validate_section("summary", {**ANSWERS["summary"], "incident_id": "inc-a2"})
+    await store.save_section(a.id, "summary", summary, 0, "U1")
+    assert (await store.by_incident("inc-a2")) is not None
+    taken = {**summary, "incident_id": "inc-b"}
+    with pytest.raises(IncidentIdTaken):
+        await store.save_section(a.id, "summary", taken, 1, "U1")
+    assert (await store.section(a.id, "summary")).data["incident_id"] == "inc-a2"
+
+
+async def test_the_card_is_claimed_once(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    claims = await asyncio.gather(*(store.claim_card(record.id) for _ in range(5)))
+    assert claims.count(True) == 1
+    await store.set_card(record.id, "1700000000.000100")
+    assert not await store.claim_card(record.id)
+    assert (await store.get(record.id)).card_ts == "1700000000.000100"  # type: ignore[union-attr]
+
+
+async def test_actions_are_rows_with_their_own_updates(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    action_id = await store.save_action(
+        record.id, CorrectiveAction(action="Add eval", kind="add_regression_eval"), "U1"
+    )
+    edited = CorrectiveAction(id=action_id, action="Add eval", kind="add_regression_eval", owner="U2")
+    await store.save_action(record.id, edited, "U1")
+    stored = await store.get(record.id)
+    assert stored is not None
+    assert [(a.id, a.owner) for a in stored.doc.actions] == [(action_id, "U2")]
