@@ -53,6 +53,7 @@ class PostmortemRow(Base):
     last_edited_by: Mapped[str | None] = mapped_column(String(32))
     last_edited_at: Mapped[datetime | None]
     card_ts: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(150), index=True)
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
         back_populates="postmortem", cascade="all, delete-orphan", lazy="raise"
@@ -112,3 +113,40 @@ class AuditRow(Base):
     section_key: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReminderRow(Base):
+    """The reminder ledger: a reminder is claimed here, under a unique key, before it is sent.
+
+    ``state`` moves claimed -> sent, or claimed -> failed (Slack said no: a later sweep
+    may reclaim it) or claimed -> unknown (the request may have arrived: the DM history is
+    checked before anything is sent again).
+    """
+
+    __tablename__ = "reminder_ledger"
+    __table_args__ = (Index("ix_reminder_ledger_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("corrective_actions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    slot: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="claimed")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class SlackUserRow(Base):
+    """``users.info`` answers cached: time zone for working hours, and whether the account is gone."""
+
+    __tablename__ = "slack_users"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tz: Mapped[str | None] = mapped_column(String(64))
+    gone: Mapped[bool] = mapped_column(default=False)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

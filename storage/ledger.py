@@ -1,0 +1,120 @@
+"""The reminder ledger: claim before send, so no replica, retry or restart sends twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.reminders.policy import Reminder
+from storage.models import ReminderRow, utcnow
+from storage.store import Store
+
+# A claim whose sender died before recording the outcome is treated like an unknown
+# outcome after this long: the DM history decides whether it went out.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A reminder this process now owns. ``check_since`` set: look in the DM history first."""
+
+    reminder: Reminder
+    check_since: datetime | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    state: str
+    claimed_at: datetime
+    channel: str | None
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.sessions = store.sessions
+
+    async def _seen(self, keys: Sequence[str]) -> dict[str, _Seen]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(ReminderRow.key, ReminderRow.state, ReminderRow.claimed_at, ReminderRow.channel).where(
+                    ReminderRow.key.in_(keys)
+                )
+            )
+            return {key: _Seen(state, claimed_at, channel) for key, state, claimed_at, channel in rows}
+
+    async def claim_all(self, reminders: Iterable[Reminder]) -> list[Claim]:
+        """Claims for the reminders nobody has sent or is sending; one query skips the settled ones."""
+        wanted = list(reminders)
+        seen = await self._seen([r.key for r in wanted])
+        now = utcnow()
+        claims: list[Claim] = []
+        for reminder in wanted:
+            previous = seen.get(reminder.key)
+            claim = await self._claim(reminder, previous, now)
+            if claim:
+                claims.append(claim)
+        return claims
+
+    async def _claim(self, reminder: Reminder, previous: _Seen | None, now: datetime) -> Claim | None:
+        if previous is None:
+            return await self._insert(reminder)
+        if previous.state == "failed":
+            won = await self._take(reminder.key, previous, "claimed", now)
+            return Claim(reminder) if won else None
+        stale = previous.state in ("claimed", "checking") and previous.claimed_at < now - STALE_CLAIM
+        if previous.state == "unknown" or stale:
+            won = await self._take(reminder.key, previous, "checking", now)
+            return Claim(reminder, previous.claimed_at - timedelta(minutes=1), previous.channel) if won else None
+        return None
+
+    async def _insert(self, reminder: Reminder) -> Claim | None:
+        try:
+            async with self.sessions.begin() as session:
+                session.add(
+                    ReminderRow(
+                        key=reminder.key,
+                        action_id=reminder.action_id,
+                        kind=reminder.kind,
+                        slot=reminder.slot,
+                        recipient=reminder.recipient,
+                    )
+                )
+        except IntegrityError:
+            return None  # another replica claimed it first
+        return Claim(reminder)
+
+    async def _take(self, key: str, previous: _Seen, state: str, now: datetime) -> bool:
+        """Compare-and-set on (state, claimed_at): of two replicas, exactly one wins."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(ReminderRow)
+                .where(
+                    ReminderRow.key == key,
+                    ReminderRow.state == previous.state,
+                    ReminderRow.claimed_at == previous.claimed_at,
+                )
+                .values(state=state, claimed_at=now, attempts=ReminderRow.attempts + 1, error=None)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def _finish(self, keys: Sequence[str], **values: object) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(update(ReminderRow).where(ReminderRow.key.in_(keys)).values(**values))
+
+    async def sent(self, keys: Sequence[str], channel: str, ts: str | None) -> None:
+        await self._finish(keys, state="sent", channel=channel, message_ts=ts, sent_at=utcnow())
+
+    async def failed(self, keys: Sequence[str], error: str) -> None:
+        await self._finish(keys, state="failed", error=error[:200])
+
+    async def unknown(self, keys: Sequence[str], channel: str | None) -> None:
+        await self._finish(keys, state="unknown", channel=channel)
+
+    async def states(self) -> dict[str, str]:
+        async with self.sessions() as session:
+            return dict((await session.execute(select(ReminderRow.key, ReminderRow.state))).all())  # type: ignore[arg-type]
