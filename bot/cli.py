@@ -131,6 +131,12 @@ async def import_file(args: argparse.Namespace) -> int:
     return 0
 
 
+async def demo(_args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postmortem-bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--team", required=True, help="Slack team id, T…")
     importer.add_argument("--channel", required=True, help="Slack channel id, C…")
     importer.add_argument("--user", default="import", help="recorded as the creator (default: import)")
+    commands.add_parser("demo", help="walk the template's worked example through the app against a local Slack")
     return parser
 
 
@@ -158,6 +165,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "remind": remind,
     "export": export,
     "import": import_file,
+    "demo": demo,
 }
 
 

@@ -283,6 +283,7 @@ class SlackDriver:
             self._remember(payload["view"], block["block_id"], action_id, entry)
         result = await self._interact(payload, signing)
         result.trigger_id = trigger_id
+        result.response_url = payload.get("response_url")
         return result
 
     def fill(self, view: JSON, answers: dict[str, Any]) -> JSON:
