@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reminders.policy import Reminder
 from storage.models import ReminderRow, utcnow
@@ -48,59 +50,69 @@ class Ledger:
             return {key: _Seen(state, claimed_at, channel) for key, state, claimed_at, channel in rows}
 
     async def claim_all(self, reminders: Iterable[Reminder]) -> list[Claim]:
-        """Claims for the reminders nobody has sent or is sending; one query skips the settled ones."""
-        wanted = list(reminders)
+        """Claims for the reminders nobody has sent or is sending.
+
+        One query skips the settled keys; then each recipient's reminders are claimed in
+        one transaction, so two replicas sweeping at once never split a person's digest
+        into two DMs: the second one's inserts conflict and it leaves that person alone.
+        """
+        wanted = sorted(reminders, key=lambda r: r.recipient)
         seen = await self._seen([r.key for r in wanted])
-        now = utcnow()
         claims: list[Claim] = []
-        for reminder in wanted:
-            previous = seen.get(reminder.key)
-            claim = await self._claim(reminder, previous, now)
-            if claim:
-                claims.append(claim)
+        for _, group in groupby(wanted, key=lambda r: r.recipient):
+            claims += await self._claim_group(list(group), seen)
         return claims
 
-    async def _claim(self, reminder: Reminder, previous: _Seen | None, now: datetime) -> Claim | None:
+    async def _claim_group(self, group: list[Reminder], seen: dict[str, _Seen]) -> list[Claim]:
+        now = utcnow()
+        claims: list[Claim] = []
+        try:
+            async with self.sessions.begin() as session:
+                for reminder in group:
+                    claim = await self._claim(session, reminder, seen.get(reminder.key), now)
+                    if claim:
+                        claims.append(claim)
+                await session.flush()
+        except IntegrityError:
+            return []  # another replica is sending this person's digest
+        return claims
+
+    async def _claim(
+        self, session: AsyncSession, reminder: Reminder, previous: _Seen | None, now: datetime
+    ) -> Claim | None:
         if previous is None:
-            return await self._insert(reminder)
+            session.add(
+                ReminderRow(
+                    key=reminder.key,
+                    action_id=reminder.action_id,
+                    kind=reminder.kind,
+                    slot=reminder.slot,
+                    recipient=reminder.recipient,
+                    claimed_at=now,
+                )
+            )
+            return Claim(reminder)
         if previous.state == "failed":
-            won = await self._take(reminder.key, previous, "claimed", now)
+            won = await self._take(session, reminder.key, previous, "claimed", now)
             return Claim(reminder) if won else None
         stale = previous.state in ("claimed", "checking") and previous.claimed_at < now - STALE_CLAIM
         if previous.state == "unknown" or stale:
-            won = await self._take(reminder.key, previous, "checking", now)
+            won = await self._take(session, reminder.key, previous, "checking", now)
             return Claim(reminder, previous.claimed_at - timedelta(minutes=1), previous.channel) if won else None
         return None
 
-    async def _insert(self, reminder: Reminder) -> Claim | None:
-        try:
-            async with self.sessions.begin() as session:
-                session.add(
-                    ReminderRow(
-                        key=reminder.key,
-                        action_id=reminder.action_id,
-                        kind=reminder.kind,
-                        slot=reminder.slot,
-                        recipient=reminder.recipient,
-                    )
-                )
-        except IntegrityError:
-            return None  # another replica claimed it first
-        return Claim(reminder)
-
-    async def _take(self, key: str, previous: _Seen, state: str, now: datetime) -> bool:
+    async def _take(self, session: AsyncSession, key: str, previous: _Seen, state: str, now: datetime) -> bool:
         """Compare-and-set on (state, claimed_at): of two replicas, exactly one wins."""
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(ReminderRow)
-                .where(
-                    ReminderRow.key == key,
-                    ReminderRow.state == previous.state,
-                    ReminderRow.claimed_at == previous.claimed_at,
-                )
-                .values(state=state, claimed_at=now, attempts=ReminderRow.attempts + 1, error=None)
+        result = await session.execute(
+            update(ReminderRow)
+            .where(
+                ReminderRow.key == key,
+                ReminderRow.state == previous.state,
+                ReminderRow.claimed_at == previous.claimed_at,
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            .values(state=state, claimed_at=now, attempts=ReminderRow.attempts + 1, error=None)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def _finish(self, keys: Sequence[str], **values: object) -> None:
         async with self.sessions.begin() as session:

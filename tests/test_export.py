@@ -234,9 +234,7 @@ def test_each_corrective_action_starts_with_owner_action_due() -> None:
     # an unowned, undated action still has the template's keys, as nulls; no database id leaks
     assert actions[3]["owner"] is None and actions[3]["due"] is None
     assert "id" not in actions[3]
-    assert (
-        actions[4]["status"] == "wont_do" and actions[4]["status_reason"] == "covered by the registry change"
-    )
+    assert actions[4]["status"] == "wont_do" and actions[4]["status_reason"] == "covered by the registry change"
 
 
 def test_due_dates_are_plain_yaml_dates_and_the_incident_time_is_kept() -> None:
@@ -334,11 +332,7 @@ def test_round_trip_gives_the_same_postmortem() -> None:
 def test_the_checklist_in_a_file_is_ignored_on_import() -> None:
     pm = worked_example()
     answers, checklist = to_yaml(pm).split("  checklist:\n")
-    edited = (
-        answers
-        + "  checklist:\n"
-        + checklist.replace("'yes'", "'no'").replace("question: Are", "question: Is")
-    )
+    edited = answers + "  checklist:\n" + checklist.replace("'yes'", "'no'").replace("question: Are", "question: Is")
     assert edited != to_yaml(pm)
     assert from_yaml(edited) == without_ids(pm)
 
@@ -541,9 +535,7 @@ def test_markdown_shows_answers_as_a_reader_expects() -> None:
 
 def test_markdown_action_table() -> None:
     md = to_markdown(worked_example())
-    assert (
-        "| Action | Kind | Owner | Due | Artifact | Status |\n| --- | --- | --- | --- | --- | --- |\n" in md
-    )
+    assert "| Action | Kind | Owner | Due | Artifact | Status |\n| --- | --- | --- | --- | --- | --- |\n" in md
     assert (
         "| Add the duplicate-ticket thread to the eval dataset | update_eval_dataset | <@U02EVALS> "
         "| 2026-04-12 | eval dataset support-triage | open |"
@@ -558,8 +550,7 @@ def test_markdown_marks_every_unmet_checklist_item_with_an_explicit_no() -> None
     del pm.answers["root_cause"]["contributing"]
     md = to_markdown(pm)
     assert (
-        "- [ ] Does it include contributing factors, not only a root cause? — **no** "
-        "(missing: contributing factors)"
+        "- [ ] Does it include contributing factors, not only a root cause? — **no** (missing: contributing factors)"
     ) in md
     assert "- [x] Does the postmortem include a precise incident_id? — yes" in md
 

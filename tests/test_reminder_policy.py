@@ -196,9 +196,7 @@ def test_default_policy_matches_documented_environment_defaults() -> None:
         ({"workdays": frozenset({7})}, "workdays must be a non-empty set"),
     ],
 )
-def test_policy_rejects_settings_that_would_misbehave(
-    changes: dict[str, object], message: str
-) -> None:
+def test_policy_rejects_settings_that_would_misbehave(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         replace(POLICY, **changes)
 
@@ -217,9 +215,7 @@ def test_policy_rejects_settings_that_would_misbehave(
         (utc(2026, 4, 16), date(2026, 4, 16), [("due_today", "d0@2026-04-16", 0)]),
     ],
 )
-def test_due_soon_thresholds_and_due_day(
-    now: datetime, due: date, expected: list[tuple[str, str, int]]
-) -> None:
+def test_due_soon_thresholds_and_due_day(now: datetime, due: date, expected: list[tuple[str, str, int]]) -> None:
     reminders = plan([action(due=due)], now)
     assert [(r.kind, r.slot, r.days) for r in reminders] == expected
     assert all(r.recipient == OWNER for r in reminders)
@@ -236,9 +232,7 @@ def test_same_threshold_gives_same_key_so_the_ledger_sends_it_once() -> None:
 
 
 def test_week_of_sweeps_sends_each_reminder_once() -> None:
-    keys = sweep_keys(
-        [action(due=date(2026, 4, 16))], utc(2026, 4, 10, 0), utc(2026, 4, 17, 0)
-    )
+    keys = sweep_keys([action(due=date(2026, 4, 16))], utc(2026, 4, 10, 0), utc(2026, 4, 17, 0))
     assert keys == [
         "1:due_soon:d-3@2026-04-16:U_OWNER",
         "1:due_soon:d-1@2026-04-16:U_OWNER",
@@ -267,15 +261,11 @@ def test_empty_thresholds_still_remind_on_the_due_day() -> None:
     quiet = replace(POLICY, due_soon_days=())
     item = action(due=date(2026, 4, 16))
     assert plan([item], utc(2026, 4, 15), policy=quiet) == []
-    assert [r.kind for r in plan([item], utc(2026, 4, 16), policy=quiet)] == [
-        "due_today"
-    ]
+    assert [r.kind for r in plan([item], utc(2026, 4, 16), policy=quiet)] == ["due_today"]
 
 
 def test_owned_action_without_due_date_is_never_reminded() -> None:
-    assert (
-        sweep_keys([action(due=None)], utc(2026, 4, 13, 0), utc(2026, 4, 20, 0)) == []
-    )
+    assert sweep_keys([action(due=None)], utc(2026, 4, 13, 0), utc(2026, 4, 20, 0)) == []
 
 
 # --- overdue and escalation --------------------------------------------------
@@ -297,9 +287,7 @@ def test_overdue_once_per_working_day_and_never_on_weekends() -> None:
 
 def test_overdue_days_are_negative() -> None:
     reminders = plan([action(due=date(2026, 4, 13))], utc(2026, 4, 20))
-    assert [(r.kind, r.days) for r in reminders if r.recipient == OWNER] == [
-        ("overdue", -7)
-    ]
+    assert [(r.kind, r.days) for r in reminders if r.recipient == OWNER] == [("overdue", -7)]
 
 
 def test_escalation_to_postmortem_owner_only_after_n_days() -> None:
@@ -360,9 +348,7 @@ def test_unowned_waits_for_the_grace_period() -> None:
 def test_grace_period_is_configurable() -> None:
     item = action(owner=None, created_at=utc(2026, 4, 13, 10))
     no_grace = replace(POLICY, unowned_grace=timedelta(0))
-    assert [r.kind for r in plan([item], utc(2026, 4, 13, 10), policy=no_grace)] == [
-        "unowned"
-    ]
+    assert [r.kind for r in plan([item], utc(2026, 4, 13, 10), policy=no_grace)] == ["unowned"]
 
 
 def test_owner_who_left_slack_counts_as_unowned() -> None:
@@ -390,9 +376,7 @@ def test_unowned_follows_the_postmortem_owner_calendar() -> None:
     # Monday 13 April 21:30 UTC is Tuesday 14 April 09:30 in Auckland (NZST).
     item = action(owner=None, due=date(2026, 4, 16))
     reminders = plan([item], utc(2026, 4, 13, 21, 30), {PM: AUCKLAND})
-    assert [(r.kind, r.slot, r.days) for r in reminders] == [
-        ("unowned", "2026-04-14", 2)
-    ]
+    assert [(r.kind, r.slot, r.days) for r in reminders] == [("unowned", "2026-04-14", 2)]
 
 
 def test_unowned_without_postmortem_owner_nags_nobody() -> None:
@@ -416,9 +400,7 @@ def test_snooze_silences_until_it_ends_then_reminding_resumes() -> None:
 
 
 def test_snooze_ending_at_night_resumes_in_the_next_window() -> None:
-    item = action(
-        due=date(2026, 4, 13), snoozed_until=utc(2026, 4, 15, 20), postmortem_owner=None
-    )
+    item = action(due=date(2026, 4, 13), snoozed_until=utc(2026, 4, 15, 20), postmortem_owner=None)
     assert plan([item], utc(2026, 4, 15, 20)) == []
     assert [r.slot for r in plan([item], utc(2026, 4, 16, 9))] == ["2026-04-16"]
 
@@ -439,9 +421,7 @@ def test_snooze_silences_unowned_nags_too() -> None:
         {"owner": "U_LEFT", "owner_gone": True, "due": date(2026, 4, 14)},
     ],
 )
-def test_closed_actions_are_never_reminded(
-    status: str, changes: dict[str, object]
-) -> None:
+def test_closed_actions_are_never_reminded(status: str, changes: dict[str, object]) -> None:
     item = action(status=status, **changes)
     assert sweep_keys([item], utc(2026, 4, 13, 0), utc(2026, 4, 20, 0)) == []
 
@@ -459,18 +439,14 @@ def test_closed_actions_are_never_reminded(
         (utc(2026, 4, 18, 12), False),  # Saturday
     ],
 )
-def test_working_hours_window_is_start_inclusive_end_exclusive(
-    now: datetime, delivered: bool
-) -> None:
+def test_working_hours_window_is_start_inclusive_end_exclusive(now: datetime, delivered: bool) -> None:
     assert bool(plan([action(due=date(2026, 4, 13))], now)) is delivered
 
 
 def test_custom_workweek_sunday_to_thursday() -> None:
     policy = replace(POLICY, workdays=parse_workdays("sun-thu"))
     item = action(due=date(2026, 4, 13), postmortem_owner=None)
-    assert [r.slot for r in plan([item], utc(2026, 4, 19), policy=policy)] == [
-        "2026-04-19"
-    ]
+    assert [r.slot for r in plan([item], utc(2026, 4, 19), policy=policy)] == ["2026-04-19"]
     assert plan([item], utc(2026, 4, 17), policy=policy) == []
 
 
@@ -483,9 +459,7 @@ def test_same_instant_only_reaches_people_inside_their_own_window() -> None:
         "U_NYC": NEW_YORK,
     }
     actions = [
-        action(
-            action_id=number, owner=user, due=date(2026, 4, 10), postmortem_owner=None
-        )
+        action(action_id=number, owner=user, due=date(2026, 4, 10), postmortem_owner=None)
         for number, user in enumerate(zones, start=1)
     ]
     reminders = plan(actions, utc(2026, 4, 13, 8, 30), zones)
@@ -520,9 +494,7 @@ def test_auckland_morning_uses_the_next_local_date() -> None:
     # Monday 13 April 21:30 UTC is Tuesday 14 April 09:30 in Auckland (NZST).
     item = action(owner="U_AKL", due=date(2026, 4, 13))
     reminders = plan([item], utc(2026, 4, 13, 21, 30), {"U_AKL": AUCKLAND})
-    assert [(r.kind, r.slot, r.days) for r in reminders] == [
-        ("overdue", "2026-04-14", -1)
-    ]
+    assert [(r.kind, r.slot, r.days) for r in reminders] == [("overdue", "2026-04-14", -1)]
 
 
 @pytest.mark.parametrize(
@@ -534,9 +506,7 @@ def test_auckland_morning_uses_the_next_local_date() -> None:
         (BERLIN, date(2026, 3, 27), date(2026, 3, 30)),
     ],
 )
-def test_window_follows_local_clock_across_dst_change(
-    zone: ZoneInfo, before_change: date, after_change: date
-) -> None:
+def test_window_follows_local_clock_across_dst_change(zone: ZoneInfo, before_change: date, after_change: date) -> None:
     item = action(owner="U_TZ", due=date(2026, 3, 2), postmortem_owner=None)
     zones = {"U_TZ": zone}
 
@@ -574,9 +544,7 @@ def test_window_follows_local_clock_across_dst_change(
         (BERLIN, utc(2026, 3, 30, 6, 30), []),  # Mon 08:30 CEST
     ],
 )
-def test_dst_change_with_fixed_utc_instants(
-    zone: ZoneInfo, now: datetime, expected_slots: list[str]
-) -> None:
+def test_dst_change_with_fixed_utc_instants(zone: ZoneInfo, now: datetime, expected_slots: list[str]) -> None:
     item = action(owner="U_TZ", due=date(2026, 3, 2), postmortem_owner=None)
     assert [r.slot for r in plan([item], now, {"U_TZ": zone})] == expected_slots
 
@@ -643,9 +611,7 @@ def test_digest_sections_in_display_order() -> None:
         reminder(7, "due_soon", 1),
     ]
     [digest] = group_digests(reminders)
-    sections = [
-        (heading, [r.action_id for r in items]) for heading, items in digest.sections()
-    ]
+    sections = [(heading, [r.action_id for r in items]) for heading, items in digest.sections()]
     assert sections == [
         ("Overdue", [6, 5, 3]),  # own actions first (most late first), then escalations
         ("Due today", [4]),

@@ -1,0 +1,259 @@
+"""Reminders end to end: the sweep, the ledger, the DMs and their buttons, through the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.app import create_sweeper
+from bot.config import Settings
+from bot.document import CorrectiveAction
+from bot.reminders.sweep import Sweeper
+from bot.slackdev import SlackDriver, SlackStandin
+from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
+from storage.ledger import Ledger
+from storage.store import Store
+
+ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"
+CHANNEL = "C0INCIDENT"
+
+
+def _next_tuesday(hour: int) -> datetime:
+    """A coming Tuesday: actions created now are past the unowned grace hour by then."""
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+TUESDAY_3PM = _next_tuesday(15)  # 15:00 or 16:00 in London: inside working hours
+TUESDAY_3AM = _next_tuesday(3)
+
+
+@pytest.fixture
+def people(standin: SlackStandin) -> None:
+    for user in (ALICE, BOB, CAROL):
+        standin.add_user(user, tz="Europe/London")
+
+
+@pytest.fixture
+def sweeper(settings: Settings, store: Store, people: None) -> Sweeper:
+    return create_sweeper(settings, store)
+
+
+Seed = Callable[..., Awaitable[tuple[int, list[int]]]]
+
+
+@pytest.fixture
+def seed(store: Store, standin: SlackStandin) -> Seed:
+    async def postmortem_with(*actions: tuple[str | None, date | None]) -> tuple[int, list[int]]:
+        """A postmortem owned by Alice, with the given (owner, due) corrective actions."""
+        record, _ = await store.open_postmortem(standin.team_id, CHANNEL, ALICE, "inc-2026-04-09-001")
+        ids = [
+            await store.save_action(
+                record.id, CorrectiveAction(action=f"Action {i}", kind="other", owner=o, due=d), ALICE
+            )
+            for i, (o, d) in enumerate(actions)
+        ]
+        return record.id, ids
+
+    return postmortem_with
+
+
+def dms(standin: SlackStandin, user: str) -> list[dict]:
+    return standin.messages(standin.dm_channel(user))
+
+
+def dm_text(message: dict) -> str:
+    return json.dumps(message["blocks"])
+
+
+async def test_one_digest_per_person_and_a_second_sweep_sends_nothing(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    today = TUESDAY_3PM.date()
+    await seed((BOB, today - timedelta(days=2)), (BOB, today + timedelta(days=3)), (CAROL, today), (None, None))
+
+    report = await sweeper.sweep(TUESDAY_3PM)
+
+    assert report.messages == 3 and report.claimed == 4
+    (bob,) = dms(standin, BOB)
+    assert "*Overdue*" in dm_text(bob) and "*Due soon*" in dm_text(bob)
+    assert "Action 0" in dm_text(bob) and "Action 1" in dm_text(bob)
+    assert "*Due today*" in dm_text(dms(standin, CAROL)[0])
+    (alice,) = dms(standin, ALICE)
+    assert "*Needs an owner*" in dm_text(alice) and "Action 3" in dm_text(alice)
+    assert bob["metadata"]["event_type"] == "postmortem_reminder"
+
+    again = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    assert again.messages == 0 and again.claimed == 0
+    assert len(standin.calls_to("chat.postMessage")) == 3
+
+
+async def test_outside_working_hours_the_reminder_waits_for_the_window(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    assert (await sweeper.sweep(TUESDAY_3AM)).planned == 0
+    assert dms(standin, BOB) == []
+    assert (await sweeper.sweep(TUESDAY_3PM)).messages == 1
+
+
+async def test_a_429_delays_but_does_not_lose_the_reminder(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    standin.fail_next("chat.postMessage", status=429, retry_after=1)
+    report = await sweeper.sweep(TUESDAY_3PM)
+    assert report.messages == 1
+    assert [c.status for c in standin.calls_to("chat.postMessage")] == [429, 200]
+    assert len(dms(standin, BOB)) == 1
+
+
+async def test_a_refused_send_is_retried_by_a_later_sweep(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    standin.fail_next("chat.postMessage", error="internal_error")
+    first = await sweeper.sweep(TUESDAY_3PM)
+    assert first.failed == 1 and dms(standin, BOB) == []
+    assert list((await Ledger(store).states()).values()) == ["failed"]
+    second = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    assert second.messages == 1 and len(dms(standin, BOB)) == 1
+
+
+async def test_an_unknown_outcome_already_in_the_history_is_not_resent(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    standin.drop_next("chat.postMessage")
+    first = await sweeper.sweep(TUESDAY_3PM)
+    assert first.unknown == 1
+    assert len(dms(standin, BOB)) == 1, "Slack got the message although the connection dropped"
+
+    second = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    assert second.found_in_history == 1 and second.messages == 0
+    assert len(standin.calls_to("chat.postMessage")) == 1
+    assert list((await Ledger(store).states()).values()) == ["sent"]
+
+
+async def test_an_unknown_outcome_missing_from_the_history_is_sent(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    planned = await sweeper.sweep(TUESDAY_3PM, dry_run=True)
+    assert planned.planned == 1 and standin.calls_to("chat.postMessage") == []
+    ledger = Ledger(store)
+    (claim,) = await ledger.claim_all([r for r in (await _plan(sweeper, TUESDAY_3PM))])
+    await ledger.unknown([claim.reminder.key], None)  # the process died mid-request, nothing arrived
+
+    report = await sweeper.sweep(TUESDAY_3PM)
+    assert report.found_in_history == 0 and report.messages == 1
+    assert len(dms(standin, BOB)) == 1
+
+
+async def _plan(sweeper: Sweeper, now: datetime) -> list:
+    from bot.reminders.policy import plan_reminders
+    from bot.reminders.sweep import action_state
+
+    contexts = await sweeper.store.open_actions()
+    people = await sweeper.directory.people({ALICE, BOB, CAROL})
+    states = [action_state(c, people) for c in contexts]
+    return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, sweeper.policy)
+
+
+async def test_a_deactivated_owner_makes_the_action_unowned(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
+) -> None:
+    await seed((BOB, TUESDAY_3PM.date()))
+    standin.set_user_deleted(BOB)
+    await sweeper.sweep(TUESDAY_3PM)
+    assert dms(standin, BOB) == []
+    (alice,) = dms(standin, ALICE)
+    assert "*Needs an owner*" in dm_text(alice) and "Action 0" in dm_text(alice)
+
+
+async def _bob_gets_a_dm(sweeper: Sweeper, seed: Seed, standin: SlackStandin) -> tuple[int, int, dict]:
+    postmortem_id, (action_id,) = await seed((BOB, TUESDAY_3PM.date()))
+    await sweeper.sweep(TUESDAY_3PM)
+    (message,) = dms(standin, BOB)
+    return postmortem_id, action_id, message
+
+
+async def test_mark_done_double_clicked_updates_the_dm_and_the_card_once(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
+) -> None:
+    postmortem_id, _, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    await asyncio.gather(slack.click(message, DONE, user=BOB), slack.click(message, DONE, user=BOB))
+
+    await standin.wait_until(lambda: "Marked done by <@U0BOB0001>" in dm_text(dms(standin, BOB)[0]))
+    await standin.wait_until(lambda: "0 open" in json.dumps(standin.messages(CHANNEL)))
+    record = await store.get(postmortem_id)
+    assert record is not None and record.doc.actions[0].status == "done"
+    events = [a.event for a in await store.audit(postmortem_id)]
+    assert events.count("action_done") == 1, "a second click changes nothing more"
+    assert len(standin.messages(CHANNEL)) == 1, "one card, edited in place"
+    assert (await sweeper.sweep(TUESDAY_3PM + timedelta(days=1))).planned == 0
+
+
+async def test_someone_else_is_refused_and_nothing_changes(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
+) -> None:
+    postmortem_id, _, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    clicked = await slack.click(message, DONE, user=CAROL)
+    (refusal,) = await standin.wait_until(lambda: standin.responses(clicked.response_url or ""))
+    assert refusal["response_type"] == "ephemeral" and "Only <@U0BOB0001>" in refusal["text"]
+    record = await store.get(postmortem_id)
+    assert record is not None and record.doc.actions[0].status == "open"
+
+
+async def test_snooze_keeps_it_quiet_until_the_snooze_ends(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
+) -> None:
+    _, action_id, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    await slack.click(message, SNOOZE, user=BOB, selected_option="1w")
+    await standin.wait_until(lambda: "Snoozed for 1 week" in dm_text(dms(standin, BOB)[0]))
+    found = await store.action(action_id)
+    assert found is not None and found.snoozed_until is not None
+    assert found.snoozed_until - datetime.now(UTC) > timedelta(days=6)
+
+
+async def test_reassign_moves_the_action_and_the_next_reminder(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
+) -> None:
+    _, action_id, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    await slack.click(message, REASSIGN, user=BOB, selected_user=CAROL)
+    await standin.wait_until(lambda: "Reassigned to <@U0CAROL01>" in dm_text(dms(standin, BOB)[0]))
+    found = await store.action(action_id)
+    assert found is not None and found.action.owner == CAROL
+    await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    assert "Action 0" in dm_text(dms(standin, CAROL)[0])
+
+
+async def test_open_postmortem_shows_its_corrective_actions(
+    sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
+) -> None:
+    _, _, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    await slack.click(message, OPEN, user=BOB)
+    view = await standin.wait_until(lambda: standin.current_view(BOB))
+    assert view["title"]["text"] == "8/10 Actions" and "Action 0" in json.dumps(view["blocks"])
+
+
+async def test_app_home_lists_my_actions_and_my_postmortems(
+    standin: SlackStandin, slack: SlackDriver, people: None, seed: Seed
+) -> None:
+    await seed((BOB, date(2026, 4, 1)), (None, None))
+    await slack.app_home_opened(BOB)
+    home = await standin.wait_until(lambda: standin.home_view(BOB))
+    text = json.dumps(home["blocks"])
+    assert "My corrective actions" in text and "Action 0" in text and "overdue since 2026-04-01" in text
+    assert "Action 1" not in text
+
+    await slack.app_home_opened(ALICE)
+    alice_home = json.dumps((await standin.wait_until(lambda: standin.home_view(ALICE)))["blocks"])
+    assert "Action 1" in alice_home and "needs an owner" in alice_home
+    assert "inc-2026-04-09-001" in alice_home and "Sections done 0/10" in alice_home
