@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,7 +94,15 @@ async def app_url(settings: Settings, store: Store) -> AsyncIterator[str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield f"http://127.0.0.1:{port}"
+    await _listeners_finished()
     await runner.cleanup()
+
+
+async def _listeners_finished() -> None:
+    """Bolt runs listeners on after the ack; let them end before the database goes away."""
+    running = [t for t in asyncio.all_tasks() if "run_ack_function_asynchronously" in repr(t.get_coro())]
+    if running:
+        await asyncio.wait(running, timeout=10)
 
 
 @pytest.fixture

@@ -548,7 +548,7 @@ class SlackStandin:
         user["tz_offset"] = int(offset.total_seconds()) if offset else 0
         return user
 
-    async def wait_until(self, predicate: Callable[[], T], *, timeout: float = 2.0) -> T:
+    async def wait_until(self, predicate: Callable[[], T], *, timeout: float = 10.0) -> T:
         """Poll ``predicate`` until truthy: Bolt acks before its listener finishes,
         so a test must wait for the listener's Web API calls rather than assume them."""
         deadline = time.monotonic() + timeout
