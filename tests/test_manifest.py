@@ -1,0 +1,64 @@
+"""manifest.yml asks for what the app uses: its command, its events, and no scope more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from bot.app import EVENTS_PATH, create_sweeper
+from bot.config import Settings
+from bot.demo import Walkthrough
+from bot.slackdev import SlackDriver, SlackStandin
+from storage.ledger import Ledger
+from storage.store import Store
+
+MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write",
+    "conversations.history": "im:history",
+    "users.info": "users:read",
+}
+NO_SCOPE = {"auth.test", "views.open", "views.push", "views.update", "views.publish", "response_url"}
+NOT_A_METHOD = {"commands", "chat:write.public"}  # the slash command itself; posting without an invite
+
+
+def test_every_request_url_is_the_apps_single_endpoint() -> None:
+    settings = MANIFEST["settings"]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in MANIFEST["features"]["slash_commands"]),
+    ]
+    assert all(url.endswith(EVENTS_PATH) for url in urls)
+    assert [c["command"] for c in MANIFEST["features"]["slash_commands"]] == ["/postmortem"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+
+
+async def test_scopes_are_exactly_what_the_bot_calls(
+    settings: Settings, store: Store, standin: SlackStandin, slack: SlackDriver
+) -> None:
+    walk = Walkthrough(slack, standin, "U0OPS0001", "C0INCIDENT")
+    await walk.whole_example()
+    await slack.command("status", user="U0OPS0001", channel="C0INCIDENT")
+    for user in ("U0OPS0001", "U0SAFE001", "U0RUN0001"):
+        standin.add_user(user, tz="UTC")
+    sweeper = create_sweeper(settings.model_copy(update={"reminder_workdays": "mon-sun"}), store)
+    noon = datetime.now(UTC).replace(hour=12) + timedelta(days=1)
+    await sweeper.sweep(noon)
+    await Ledger(store).unknown(list(await Ledger(store).states())[:1], None)
+    await sweeper.sweep(noon)  # the unknown outcome makes it read the DM history
+    await slack.app_home_opened("U0OPS0001")
+    await standin.wait_until(lambda: standin.home_view("U0OPS0001"))
+
+    called = {c.method for c in standin.calls}
+    assert called - NO_SCOPE <= set(METHOD_SCOPES), f"unmapped Web API methods: {called - NO_SCOPE}"
+    needed = {METHOD_SCOPES[m] for m in called if m in METHOD_SCOPES}
+    granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert needed <= granted, f"missing scopes: {needed - granted}"
+    assert granted - NOT_A_METHOD <= needed, f"scopes nothing uses: {granted - NOT_A_METHOD - needed}"
