@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
@@ -74,6 +75,9 @@ class Directory:
                 log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
                 return None  # unknown this time: neither "gone" nor a time zone; ask again next sweep
             person = Person(user_id, None, True)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("users.info %s unreachable: %s", user_id, exc)
+            return None
         try:
             async with self.sessions.begin() as session:
                 await session.merge(SlackUserRow(user_id=user_id, tz=person.tz, gone=person.gone, fetched_at=utcnow()))

@@ -1,0 +1,151 @@
+"""The operator interface: `postmortem-bot` commands as a shell or cron would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import example
+from bot.document import CorrectiveAction, validate_section
+from bot.export import from_yaml
+from storage.store import Store
+
+TEMPLATE_EXAMPLE = """postmortem:
+  incident_id: inc-2026-04-09-001
+  severity: sev2
+  owner: platform-operations
+  active_artifacts:
+    trace_id: trace-2026-04-09-001
+    session_id: session-2026-04-09-001
+    bundle_id: bundle-2026-04-07-a
+    change_id: chg-2026-04-07-001
+    rollout_wave: canary
+  root_cause:
+    primary: approval_scope_too_broad
+    contributing:
+      - missing_targeted_eval
+      - stale_rollout_gate
+  corrective_actions:
+    - owner: platform-safety
+      action: tighten_approval_policy
+      due: 2026-04-12
+    - owner: runtime-team
+      action: add_regression_eval
+      due: 2026-04-13
+  lifecycle_updates:
+    change_id: chg-2026-04-09-003
+    bundle_id: bundle-2026-04-09-b
+"""
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_", "REMINDER_", "PORT"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**clean, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "configuration error: SLACK_BOT_TOKEN is required"),
+        (
+            {"SLACK_BOT_TOKEN": "not-a-token"},
+            "configuration error: SLACK_BOT_TOKEN must be a token starting with xoxb-",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "configuration error: SLACK_SIGNING_SECRET is required in HTTP mode"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "REMINDER_WORKING_HOURS": "18:00-09:00"},
+            "configuration error: REMINDER_WORKING_HOURS: start 18:00 must be before end 09:00",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"}, "configuration error: PORT:"),
+    ],
+)
+def test_bad_configuration_ends_run_with_one_line_naming_the_variable(
+    env: dict[str, str], line: str, tmp_path: Path
+) -> None:
+    result = cli("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(line), result.stderr
+
+
+def test_settings_are_read_from_a_dot_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_SIGNING_SECRET=s\nREMINDER_WORKDAYS=funday\n")
+    result = cli("run", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("configuration error: REMINDER_WORKDAYS")
+
+
+def test_import_then_export_round_trips_the_templates_own_example(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'pm.db'}"}
+    source = tmp_path / "inc.yaml"
+    source.write_text(TEMPLATE_EXAMPLE)
+
+    imported = cli("import", str(source), "--team", "T1", "--channel", "C1", env=env)
+    assert imported.returncode == 0, imported.stderr
+    exported = cli("export", "inc-2026-04-09-001", env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert from_yaml(exported.stdout) == from_yaml(TEMPLATE_EXAMPLE)
+    head = yaml.safe_load(exported.stdout)["postmortem"]
+    assert list(head)[:7] == [
+        "incident_id",
+        "severity",
+        "owner",
+        "active_artifacts",
+        "root_cause",
+        "corrective_actions",
+        "lifecycle_updates",
+    ]
+
+    markdown = cli("export", "inc-2026-04-09-001", "--format", "markdown", env=env)
+    assert "## 12. What to Do Right Away" in markdown.stdout
+    again = cli("import", str(source), "--team", "T1", "--channel", "C2", env=env)
+    assert again.returncode == 1 and "inc-2026-04-09-001 already has a postmortem" in again.stderr
+
+
+def test_a_malformed_file_is_refused_with_its_line_and_reason(tmp_path: Path) -> None:
+    source = tmp_path / "bad.yaml"
+    source.write_text(TEMPLATE_EXAMPLE.replace("due: 2026-04-13", "due: 2026-02-30"))
+    result = cli(
+        "import", str(source), "--team", "T1", "--channel", "C1", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{source}:line 22:") and "date" in result.stderr
+    assert cli("export", "inc-2026-04-09-001", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}).returncode == 1
+
+
+def test_migrate_creates_the_schema_in_a_new_database(tmp_path: Path) -> None:
+    result = cli("migrate", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"})
+    assert result.returncode == 0 and "up to date" in result.stdout
+    assert (tmp_path / "new.db").exists()
+
+
+async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", example.OWNER, example.INCIDENT_ID)
+    await store.save_section(record.id, "summary", validate_section("summary", example.ANSWERS["summary"]), 0, "U1")
+    await store.save_action(record.id, CorrectiveAction(action="Gate on duplicates"), "U1")
+    # users.info goes to a closed port: the sweep still plans (in UTC) and says who gets what
+    env = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "REMINDER_UNOWNED_GRACE_HOURS": "0",
+    }
+    result = cli("remind", "--dry-run", "--now", "2030-01-08T10:00:00", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["recipient", "kind", "postmortem", "due", "action"]
+    assert lines[1:] == [f"{example.OWNER}\tunowned\t{example.INCIDENT_ID}\tno due date\tGate on duplicates"]
+    assert "claimed 0, sent 0" in result.stderr
