@@ -107,15 +107,20 @@ def _value_type(f: t.Field, vocabulary: t.Vocabulary) -> Any:
 
 
 @cache
-def section_model(section_key: str, vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY) -> type[BaseModel]:
-    """A pydantic model for one section, built from its template declaration."""
+def section_model(
+    section_key: str, vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY, partial: bool = False
+) -> type[BaseModel]:
+    """A pydantic model for one section, built from its template declaration.
+
+    ``partial`` makes every field optional: an imported file may carry only some answers.
+    """
     section = t.SECTION_BY_KEY[section_key]
     fields: dict[str, Any] = {}
     for f in section.fields:
         value_type = _value_type(f, vocabulary)
-        fields[f.key] = (value_type, ...) if f.required else (value_type | None, None)
+        fields[f.key] = (value_type, ...) if f.required and not partial else (value_type | None, None)
     return create_model(
-        f"Section_{section_key}",
+        f"{'Partial' if partial else 'Section'}_{section_key}",
         __config__=ConfigDict(extra="forbid"),
         **fields,
     )
@@ -178,10 +183,14 @@ def validate_action(
 
 
 def validate_section(
-    section_key: str, raw: dict[str, Any], vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY
+    section_key: str,
+    raw: dict[str, Any],
+    vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY,
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """Validated, JSON-ready answers of a section; raises ``SectionErrors`` per field."""
-    model = section_model(section_key, vocabulary)
+    model = section_model(section_key, vocabulary, partial)
     try:
         parsed = model.model_validate(_drop_blank(raw))
     except ValidationError as exc:

@@ -30,11 +30,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, create_model
 
 from bot import template as t
 from bot.checklist import ChecklistItem, checklist
@@ -42,7 +40,7 @@ from bot.document import (
     CorrectiveAction,
     Postmortem,
     SectionErrors,
-    section_model,
+    is_user_id,
     validate_action,
     validate_section,
 )
@@ -58,9 +56,7 @@ INCIDENT_ID_PATH = ("incident_id",)
 YAML_TITLE = "YAML"
 CHECKLIST_TITLE = "What to Do Right Away"
 NOT_ANSWERED = "_not answered_"
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-YES_NO_LABELS = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
 TEXT_KINDS = frozenset({t.Kind.SHORT_TEXT, t.Kind.LONG_TEXT, t.Kind.USER, t.Kind.CHOICE})
 LIST_KINDS = frozenset({t.Kind.LINES, t.Kind.MULTI_CHOICE})
 ACTION_TABLE = (  # (column header, action field): the Markdown table of section 8
@@ -505,16 +501,6 @@ def _from_yaml_value(kind: t.Kind, value: Any) -> Any:
     return value
 
 
-@cache
-def _partial_model(section_key: str, vocabulary: t.Vocabulary) -> type[BaseModel]:
-    """The section's model with every field optional: a file may carry only some answers."""
-    full = section_model(section_key, vocabulary)
-    fields: dict[str, Any] = {
-        name: (info.rebuild_annotation() | None, None) for name, info in full.model_fields.items()
-    }
-    return create_model(f"Partial_{section_key}", __config__=ConfigDict(extra="forbid"), **fields)
-
-
 def _section_answers(
     section_key: str, given: dict[str, _Given], vocabulary: t.Vocabulary, problems: _Problems
 ) -> dict[str, Any]:
@@ -529,16 +515,13 @@ def _section_answers(
     if len(raw) < len(given):
         return {}  # a value could not be read; the others are not checked against a half section
     present = _without_blanks(raw)
-    try:
-        validate_section(section_key, present, vocabulary)  # the same messages as the Slack modal
+    try:  # the same messages as the Slack modal
+        return validate_section(section_key, present, vocabulary, partial=True)
     except SectionErrors as exc:
-        wrong = {key: message for key, message in exc.errors.items() if key in present}
-        for key, message in wrong.items():
-            problems.add(given[key].line, f"{given[key].where}: {message}")
-        if wrong:
-            return {}
-    parsed = _partial_model(section_key, vocabulary).model_validate(present)
-    return parsed.model_dump(mode="json", exclude_none=True)
+        for key, message in exc.errors.items():
+            found = given.get(key)
+            problems.add(found.line if found else None, f"{found.where if found else key}: {message}")
+        return {}
 
 
 def _actions_from_yaml(
@@ -616,7 +599,7 @@ def from_yaml(text: str, vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY) -> Pos
 
 def _md_user(value: str) -> str:
     """Slack renders ``<@U…>`` as a mention; a team name kept from an import stays plain."""
-    return f"<@{value}>" if SLACK_USER_ID.match(value) else value
+    return f"<@{value}>" if is_user_id(value) else value
 
 
 def _md_value(kind: t.Kind, value: Any) -> str:
@@ -624,7 +607,7 @@ def _md_value(kind: t.Kind, value: Any) -> str:
     if kind is t.Kind.USER and isinstance(value, str):
         return _md_user(value)
     if kind is t.Kind.YES_NO and isinstance(value, dict):
-        label = YES_NO_LABELS.get(value.get("answer"), str(value.get("answer")))
+        label = t.YES_NO_LABELS.get(value.get("answer"), str(value.get("answer")))
         return f"{label} — {value['details']}" if value.get("details") else label
     if kind is t.Kind.DATETIME and isinstance(value, str):
         try:

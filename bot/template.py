@@ -25,7 +25,8 @@ class Kind(StrEnum):
     LINES = "lines"  # list of non-empty lines
 
 
-YES_NO_ANSWERS = ("yes", "no", "unknown")
+YES_NO_LABELS = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
+YES_NO_ANSWERS = tuple(YES_NO_LABELS)
 SHORT_TEXT_MAX = 150
 LONG_TEXT_MAX = 3000
 DETAILS_MAX = 1000

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.export import to_markdown, to_yaml
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
+from bot.export import to_markdown, to_yaml
 from handlers.render import headline
 from storage.store import PostmortemRecord
 
@@ -33,17 +34,14 @@ def _chunks(text: str) -> list[str]:
 
 
 def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
-    text = FORMATS[fmt](record.doc)
-    chunks = _chunks(_escape(text))
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline(record)}* \u2014 {fmt} export"}}
-    ]
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": f"```{c}```"}} for c in chunks[:_MAX_CHUNKS]]
+    chunks = _chunks(_escape(FORMATS[fmt](record.doc)))
+    blocks: list[Block] = [SectionBlock(text=f"*{headline(record)}* \u2014 {fmt} export")]
+    blocks += [SectionBlock(text=f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]
     if len(chunks) > _MAX_CHUNKS:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "Cut short: run `postmortem-bot export` for all of it."}],
-            }
-        )
-    return {"text": f"{headline(record)} ({fmt})", "blocks": blocks, "response_type": "ephemeral"}
+        cut = "Cut short: `postmortem-bot export` prints all of it."
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut)]))
+    return {
+        "text": f"{headline(record)} ({fmt})",
+        "blocks": [b.to_dict() for b in blocks],
+        "response_type": "ephemeral",
+    }

@@ -7,7 +7,7 @@ One mapping per field kind: how it is asked (element + initial value) and how Sl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -29,7 +29,6 @@ from bot.document import is_user_id
 
 DETAILS_SUFFIX = "__details"
 REVISION_MARK = "~"
-YES_NO_LABELS = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
 
 
 def _option(value: str, label: str | None = None) -> Option:
@@ -77,7 +76,7 @@ def _element(field: t.Field, value: Any, vocabulary: t.Vocabulary) -> Interactiv
             chosen = [o for o in options if o.value in (value or [])]
             return StaticMultiSelectElement(action_id=field.key, options=options, initial_options=chosen or None)
         case t.Kind.YES_NO:
-            options = [_option(v, YES_NO_LABELS[v]) for v in t.YES_NO_ANSWERS]
+            options = [_option(v, t.YES_NO_LABELS[v]) for v in t.YES_NO_ANSWERS]
             answer = (value or {}).get("answer")
             initial = next((o for o in options if o.value == answer), None)
             return RadioButtonsElement(action_id=field.key, options=options, initial_option=initial)
@@ -191,10 +190,3 @@ def error_blocks(errors: dict[str, str], state_values: dict[str, dict[str, Any]]
     """Field-keyed errors re-addressed to the block ids of the view the user submitted."""
     by_key = {field_key(block): block for block in state_values}
     return {by_key.get(key, key): message[:200] for key, message in errors.items()}
-
-
-def date_text(value: str | date | None) -> str:
-    if not value:
-        return "no due date"
-    day = value if isinstance(value, date) else date.fromisoformat(value)
-    return day.isoformat()

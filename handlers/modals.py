@@ -7,7 +7,6 @@ version it was opened on), so any replica can handle its submission.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -190,7 +189,3 @@ def notice_view(title: str, text: str) -> dict[str, Any]:
 
 def parse_meta(raw: str, model: type[SectionMeta] | type[ActionFormMeta]) -> Any:
     return model.model_validate(json.loads(raw or "{}"))
-
-
-def epoch(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None

@@ -8,8 +8,7 @@ from typing import Any
 
 from bot import template as t
 from bot.checklist import checklist
-from bot.document import CorrectiveAction, Postmortem
-from handlers.fields import YES_NO_LABELS, is_user_id
+from bot.document import CorrectiveAction, Postmortem, is_user_id
 from storage.store import PostmortemRecord
 
 STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:", "empty": ":white_circle:"}
@@ -42,7 +41,7 @@ def value_text(field: t.Field, value: Any) -> str:
             return person(value)
         case t.Kind.YES_NO:
             details = f" \u2014 {value['details']}" if value.get("details") else ""
-            return YES_NO_LABELS[value["answer"]] + details
+            return t.YES_NO_LABELS[value["answer"]] + details
         case t.Kind.LINES | t.Kind.MULTI_CHOICE:
             return ", ".join(value)
         case t.Kind.DATETIME:
