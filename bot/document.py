@@ -126,7 +126,8 @@ def section_model(
     )
 
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """An answer left empty: None, "", whitespace, an empty list or mapping."""
     if value is None:
         return True
     if isinstance(value, str | list | dict):
@@ -134,12 +135,13 @@ def _is_blank(value: Any) -> bool:
     return False
 
 
-def _drop_blank(raw: dict[str, Any]) -> dict[str, Any]:
+def drop_blank(raw: dict[str, Any]) -> dict[str, Any]:
+    """Raw answers without the blank ones, and lists without their blank items."""
     cleaned: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, list):
-            value = [v for v in value if not _is_blank(v)]
-        if not _is_blank(value):
+            value = [v for v in value if not is_blank(v)]
+        if not is_blank(value):
             cleaned[key] = value
     return cleaned
 
@@ -174,7 +176,7 @@ def validate_action(
 ) -> CorrectiveAction:
     """A corrective action from the action form; raises ``SectionErrors`` per field."""
     try:
-        action = CorrectiveAction.model_validate({**_drop_blank(raw), "id": action_id})
+        action = CorrectiveAction.model_validate({**drop_blank(raw), "id": action_id})
     except ValidationError as exc:
         raise SectionErrors(_errors_by_field(exc)) from exc
     if action.kind not in vocabulary["action_kind"]:
@@ -192,7 +194,7 @@ def validate_section(
     """Validated, JSON-ready answers of a section; raises ``SectionErrors`` per field."""
     model = section_model(section_key, vocabulary, partial)
     try:
-        parsed = model.model_validate(_drop_blank(raw))
+        parsed = model.model_validate(drop_blank(raw))
     except ValidationError as exc:
         raise SectionErrors(_errors_by_field(exc)) from exc
     return parsed.model_dump(mode="json", exclude_none=True)
@@ -208,7 +210,7 @@ def section_state(section: t.Section, answers: dict[str, Any], actions: list[Cor
     if not answers:
         return "empty"
     required = [f.key for f in section.fields if f.required]
-    return "done" if all(not _is_blank(answers.get(k)) for k in required) else "partial"
+    return "done" if all(not is_blank(answers.get(k)) for k in required) else "partial"
 
 
 class Postmortem(BaseModel):

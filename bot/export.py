@@ -40,6 +40,8 @@ from bot.document import (
     CorrectiveAction,
     Postmortem,
     SectionErrors,
+    drop_blank,
+    is_blank,
     is_user_id,
     validate_action,
     validate_section,
@@ -135,26 +137,6 @@ INCIDENT_ID_SLOT: _Slot = SECTION_11[INCIDENT_ID_PATH[0]]
 # --- small value helpers ------------------------------------------------------------------------
 
 
-def _is_blank(value: Any) -> bool:
-    """Blank answers are "not answered": left out of the file, ``null`` where the template needs a key."""
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, list | dict):
-        return not value
-    return value is None
-
-
-def _without_blanks(raw: dict[str, Any]) -> dict[str, Any]:
-    """What ``bot.document`` keeps of a section's raw answers: blank answers and blank lines dropped."""
-    cleaned: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, list):
-            value = [v for v in value if not _is_blank(v)]
-        if not _is_blank(value):
-            cleaned[key] = value
-    return cleaned
-
-
 def _describe(value: Any) -> str:
     """A value's YAML type in the words of a person editing the file."""
     if value is None:
@@ -204,7 +186,7 @@ _Dumper.add_representer(str, _represent_str)
 
 def _to_yaml_value(kind: t.Kind, value: Any) -> Any:
     """A stored JSON answer as a YAML scalar of its own type (dates as dates), None when blank."""
-    if _is_blank(value):
+    if is_blank(value):
         return None
     try:
         if kind is t.Kind.DATE and isinstance(value, str):
@@ -214,7 +196,7 @@ def _to_yaml_value(kind: t.Kind, value: Any) -> Any:
     except ValueError:
         return value  # stored before validation tightened: keep the text rather than lose it
     if kind is t.Kind.YES_NO and isinstance(value, dict):
-        return {k: v for k, v in value.items() if not _is_blank(v)}
+        return {k: v for k, v in value.items() if not is_blank(v)}
     return value
 
 
@@ -514,7 +496,7 @@ def _section_answers(
             problems.add(found.line, f"{found.where}: {exc}")
     if len(raw) < len(given):
         return {}  # a value could not be read; the others are not checked against a half section
-    present = _without_blanks(raw)
+    present = drop_blank(raw)
     try:  # the same messages as the Slack modal
         return validate_section(section_key, present, vocabulary, partial=True)
     except SectionErrors as exc:
@@ -568,7 +550,7 @@ def _action_from_yaml(
             readable = False
     if not readable:
         return None
-    if _is_blank(raw.get("kind")) and raw.get("action") in vocabulary["action_kind"]:
+    if is_blank(raw.get("kind")) and raw.get("action") in vocabulary["action_kind"]:
         raw["kind"] = raw["action"]
     try:
         return validate_action(raw, None, vocabulary)
@@ -619,7 +601,7 @@ def _md_value(kind: t.Kind, value: Any) -> str:
 
 def _md_field(f: t.Field, value: Any) -> str:
     label = f"**{f.label}:**"
-    if _is_blank(value):
+    if is_blank(value):
         return f"{label} {NOT_ANSWERED}"
     if f.kind in LIST_KINDS:
         return label + "\n\n" + "\n".join(f"- {item}" for item in value)
@@ -641,7 +623,7 @@ def _md_actions(actions: list[CorrectiveAction]) -> str:
         cells = []
         for _, key in ACTION_TABLE:
             value = getattr(action, key)
-            text = "" if _is_blank(value) else _md_value(ACTION_FIELDS[key].kind, value)
+            text = "" if is_blank(value) else _md_value(ACTION_FIELDS[key].kind, value)
             if key == "status" and action.status_reason:
                 text += f" ({action.status_reason})"
             cells.append(_md_cell(text))

@@ -28,8 +28,14 @@ from handlers.views import GONE, find_postmortem, meta_for
 from storage.store import PostmortemRecord
 
 
-async def _card_postmortem(body: dict[str, Any], context: AsyncBoltContext) -> PostmortemRecord | None:
-    return await services(context).store.by_channel(body["team"]["id"], body["channel"]["id"])
+async def _card_postmortem(
+    body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> PostmortemRecord | None:
+    """The postmortem of the card's channel; a card outliving its postmortem says so."""
+    record = await services(context).store.by_channel(body["team"]["id"], body["channel"]["id"])
+    if record is None:
+        await respond(text=GONE, response_type="ephemeral", replace_original=False)
+    return record
 
 
 async def edit_section(
@@ -41,9 +47,8 @@ async def edit_section(
     respond: AsyncRespond,
 ) -> None:
     await ack()
-    record = await _card_postmortem(body, context)
+    record = await _card_postmortem(body, context, respond)
     if record is None:
-        await respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
     section = t.SECTION_BY_KEY[action["value"]]
     view = section_view(section, record, meta_for(record, section), services(context).vocabulary)
@@ -55,9 +60,8 @@ async def continue_postmortem(
 ) -> None:
     """Opens the first section that is not done yet, or the summary when all are."""
     await ack()
-    record = await _card_postmortem(body, context)
+    record = await _card_postmortem(body, context, respond)
     if record is None:
-        await respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
     section = next((s for s in t.SECTIONS if record.doc.state(s) != "done"), None)
     if section is None:
@@ -71,9 +75,8 @@ async def export_from_card(
     ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
     await ack()
-    record = await _card_postmortem(body, context)
+    record = await _card_postmortem(body, context, respond)
     if record is None:
-        await respond(text=GONE, response_type="ephemeral", replace_original=False)
         return
     await respond(**exports.export_message(record, "yaml"), replace_original=False)
 

@@ -6,8 +6,8 @@ that opened a duplicate ticket in a thread.
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import yaml
@@ -26,35 +26,7 @@ SECTION_11_KEYS = [
 ]
 
 # The template's own section 11 example, as printed in the spec.
-SPEC_EXAMPLE = textwrap.dedent(
-    """\
-    postmortem:
-      incident_id: inc-2026-04-09-001
-      severity: sev2
-      owner: platform-operations
-      active_artifacts:
-        trace_id: trace-2026-04-09-001
-        session_id: session-2026-04-09-001
-        bundle_id: bundle-2026-04-07-a
-        change_id: chg-2026-04-07-001
-        rollout_wave: canary
-      root_cause:
-        primary: approval_scope_too_broad
-        contributing:
-          - missing_targeted_eval
-          - stale_rollout_gate
-      corrective_actions:
-        - owner: platform-safety
-          action: tighten_approval_policy
-          due: 2026-04-12
-        - owner: runtime-team
-          action: add_regression_eval
-          due: 2026-04-13
-      lifecycle_updates:
-        change_id: chg-2026-04-09-003
-        bundle_id: bundle-2026-04-09-b
-    """
-)
+SPEC_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
 
 RAW_ANSWERS = {
     "summary": {
