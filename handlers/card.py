@@ -42,8 +42,8 @@ def _byline(record: PostmortemRecord) -> str:
     return " \u00b7 ".join(parts)
 
 
-def card_blocks(record: PostmortemRecord) -> list[Block]:
-    counts = render.action_counts(record.doc, datetime.now(UTC).date())
+def card_blocks(record: PostmortemRecord, gone: frozenset[str]) -> list[Block]:
+    counts = render.action_counts(record.doc, datetime.now(UTC).date(), gone)
     blocks: list[Block] = [
         HeaderBlock(text=render.truncate(render.headline(record), 150)),
         ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
@@ -71,8 +71,8 @@ def card_blocks(record: PostmortemRecord) -> list[Block]:
     return blocks
 
 
-def _message(record: PostmortemRecord) -> dict[str, Any]:
-    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record)]}
+def _message(record: PostmortemRecord, gone: frozenset[str]) -> dict[str, Any]:
+    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record, gone)]}
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
@@ -80,13 +80,14 @@ async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int)
     record = await store.get(postmortem_id)
     if record is None:
         return
+    gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
     if record.card_ts:
-        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record))
+        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record, gone))
         return
     if not await store.claim_card(record.id):
         return  # another request is posting it right now, with the same stored state
     try:
-        response = await client.chat_postMessage(channel=record.channel_id, **_message(record))
+        response = await client.chat_postMessage(channel=record.channel_id, **_message(record, gone))
     except SlackApiError as exc:
         await store.set_card(record.id, None)
         if exc.response.get("error") in NOT_A_MEMBER:

@@ -6,8 +6,8 @@ of the same button finds nothing left to change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -23,7 +23,7 @@ from handlers.context import services
 from handlers.errors import guarded
 from handlers.modals import actions_view, notice_view
 from handlers.views import meta_for, update_card
-from storage.store import ActionContext
+from storage.store import ActionContext, Store
 
 MAX_ITEMS = 20  # 2 blocks per item keeps a digest under Slack's 50 blocks per message
 
@@ -82,16 +82,18 @@ async def _refuse(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRe
         await client.views_open(trigger_id=body["trigger_id"], view=notice_view("Not yours", text))
 
 
+Change = Callable[[Store, int, str], Awaitable[bool]]
+
+
 async def _change(
     body: dict[str, Any],
     client: AsyncWebClient,
     context: AsyncBoltContext,
     respond: AsyncRespond | None,
-    event: str,
+    change: Change,
     outcome: str,
-    **values: Any,
 ) -> None:
-    """Apply one button's change, if allowed, then show the new state on every surface."""
+    """Apply one button's change, if this person may, then show the state on every surface."""
     svc = services(context)
     user = body["user"]["id"]
     action_id = clicked_action_id(body)
@@ -108,36 +110,21 @@ async def _change(
             f"{render.person(found.postmortem_owner)} (the postmortem's owner) can change this action.",
         )
         return
-    if values:
-        await svc.store.update_action(action_id, user, event, **values)
-    await _show(body, client, context, action_id, outcome, found.postmortem_id)
-
-
-async def _show(
-    body: dict[str, Any],
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-    action_id: int,
-    outcome: str,
-    postmortem_id: int,
-) -> None:
-    svc = services(context)
+    await change(svc.store, action_id, user)
     container = body.get("container", {})
     if container.get("type") == "message":
         message = _outcome_message(body["message"], action_id, outcome)
         await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
-    await home.publish(client, svc.store, body["team"]["id"], body["user"]["id"])
-    await update_card(client, svc, postmortem_id)
+    await home.publish(client, svc.store, body["team"]["id"], user)
+    await update_card(client, svc, found.postmortem_id)
 
 
 async def mark_done(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
     await ack()
-    user = body["user"]["id"]
-    await _change(
-        body, client, context, respond, "action_done", f":white_check_mark: Marked done by <@{user}>", status="done"
-    )
+    outcome = f":white_check_mark: Marked done by <@{body['user']['id']}>"
+    await _change(body, client, context, respond, Store.complete_action, outcome)
 
 
 async def snooze(
@@ -150,13 +137,13 @@ async def snooze(
 ) -> None:
     await ack()
     label, length = SNOOZES[action["selected_option"]["value"]]
-    found = await services(context).store.action(clicked_action_id(body))
     until = datetime.now(UTC) + length
-    values: dict[str, Any] = {"snoozed_until": until}
-    if found and found.snoozed_until and found.snoozed_until >= until - timedelta(minutes=10):
-        values = {}  # the same snooze clicked twice: nothing more to change
+
+    async def quiet(store: Store, action_id: int, user: str) -> bool:
+        return await store.snooze_action(action_id, user, until)
+
     outcome = f":zzz: Snoozed for {label} by <@{body['user']['id']}> (until {until:%Y-%m-%d %H:%M} UTC)"
-    await _change(body, client, context, respond, "action_snoozed", outcome, **values)
+    await _change(body, client, context, respond, quiet, outcome)
 
 
 async def reassign(
@@ -169,8 +156,12 @@ async def reassign(
 ) -> None:
     await ack()
     new_owner = action["selected_user"]
+
+    async def hand_over(store: Store, action_id: int, user: str) -> bool:
+        return await store.reassign_action(action_id, user, new_owner)
+
     outcome = f":arrow_right: Reassigned to <@{new_owner}> by <@{body['user']['id']}>"
-    await _change(body, client, context, respond, "action_reassigned", outcome, owner=new_owner)
+    await _change(body, client, context, respond, hand_over, outcome)
 
 
 async def open_postmortem(

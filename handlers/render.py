@@ -68,12 +68,13 @@ class ActionCounts:
         return f"{self.open} open \u00b7 {self.overdue} overdue \u00b7 {self.unowned} unowned"
 
 
-def action_counts(doc: Postmortem, today: date) -> ActionCounts:
+def action_counts(doc: Postmortem, today: date, gone: frozenset[str] = frozenset()) -> ActionCounts:
+    """Unowned counts as the reminders do: no owner, a team name, or an account Slack says is gone."""
     open_actions = [a for a in doc.actions if a.status == "open"]
     return ActionCounts(
         open=len(open_actions),
         overdue=sum(1 for a in open_actions if a.due and a.due < today),
-        unowned=sum(1 for a in open_actions if not a.owner),
+        unowned=sum(1 for a in open_actions if not is_user_id(a.owner) or a.owner in gone),
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.document import CorrectiveAction, Postmortem
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, utcnow
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, utcnow
 
 _CARD_PENDING = "pending:"
 _CARD_CLAIM_SECONDS = 60
+_SAME_SNOOZE = timedelta(minutes=10)
 
 
 class IncidentIdTaken(Exception):
@@ -349,12 +350,18 @@ class Store:
             found = await _contexts(session, ActionRow.id == action_id)
         return found[0] if found else None
 
-    async def update_action(self, action_id: int, user_id: str, event: str, **values: Any) -> bool:
-        """Change an open action; False when it is no longer open (a second click changes nothing)."""
+    async def update_action(
+        self, action_id: int, user_id: str, event: str, *unless_already: Any, **values: Any
+    ) -> bool:
+        """Change an open action, atomically; False when there was nothing left to change.
+
+        ``unless_already`` holds the conditions under which the change is still new, so a
+        double click, or two people clicking at once, changes the action once.
+        """
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(ActionRow)
-                .where(ActionRow.id == action_id, ActionRow.status == "open")
+                .where(ActionRow.id == action_id, ActionRow.status == "open", *unless_already)
                 .values(updated_at=utcnow(), **values)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -364,6 +371,26 @@ class Store:
             session.add(AuditRow(postmortem_id=postmortem_id, actor=user_id, event=event, detail=detail))
             await self._touch(session, postmortem_id, user_id, None)
             return True
+
+    async def snooze_action(self, action_id: int, user_id: str, until: datetime) -> bool:
+        """Quiet until ``until``; the same snooze clicked again moments later changes nothing."""
+        not_yet = ActionRow.snoozed_until.is_(None) | (ActionRow.snoozed_until < until - _SAME_SNOOZE)
+        return await self.update_action(action_id, user_id, "action_snoozed", not_yet, snoozed_until=until)
+
+    async def reassign_action(self, action_id: int, user_id: str, owner: str) -> bool:
+        other_owner = ActionRow.owner.is_(None) | (ActionRow.owner != owner)
+        return await self.update_action(action_id, user_id, "action_reassigned", other_owner, owner=owner)
+
+    async def complete_action(self, action_id: int, user_id: str) -> bool:
+        return await self.update_action(action_id, user_id, "action_done", status="done")
+
+    async def gone_people(self, user_ids: Iterable[str]) -> frozenset[str]:
+        """Owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(SlackUserRow.user_id).where(SlackUserRow.user_id.in_(set(user_ids)), SlackUserRow.gone)
+            )
+            return frozenset(rows)
 
     async def postmortems_of(self, team_id: str, user_id: str, limit: int = 20) -> list[PostmortemRecord]:
         """Postmortems a person owns or started, newest first (App Home)."""

@@ -270,7 +270,7 @@ async def test_an_incident_id_in_use_elsewhere_is_explained(slack: SlackDriver, 
 
 
 async def test_a_failing_handler_tells_the_user_and_the_app_keeps_serving(
-    slack: SlackDriver, standin: SlackStandin
+    slack: SlackDriver, standin: SlackStandin, caplog: pytest.LogCaptureFixture
 ) -> None:
     view = await walker(slack, standin).start("inc-18")
     kept = {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "blocks")}
@@ -284,6 +284,9 @@ async def test_a_failing_handler_tells_the_user_and_the_app_keeps_serving(
     assert after_ack.status == 200
     apology = await standin.wait_until(lambda: standin.responses(after_ack.response_url or ""))
     assert "problem on our side" in apology[0]["text"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "postmortem_bot.errors"]
+    assert any("'callback_id': 'section'" in line and "'type': 'view_submission'" in line for line in logged)
+    assert any("'actions': ['card_edit']" in line and f"'user': '{ALICE}'" in line for line in logged)
     assert (await slack.command("help", user=ALICE, channel=CHANNEL)).status == 200
 
 

@@ -12,9 +12,11 @@ import pytest
 from bot.app import create_sweeper
 from bot.config import Settings
 from bot.document import CorrectiveAction
+from bot.reminders.scheduler import JOB_ID, start_scheduler
 from bot.reminders.sweep import Sweeper
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
+from handlers.card import refresh_card
 from storage.ledger import Ledger
 from storage.store import Store
 
@@ -169,12 +171,14 @@ async def _plan(sweeper: Sweeper, now: datetime) -> list:
 async def test_a_deactivated_owner_makes_the_action_unowned(
     sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
 ) -> None:
-    await seed((BOB, TUESDAY_3PM.date()))
+    postmortem_id, _ = await seed((BOB, TUESDAY_3PM.date()))
     standin.set_user_deleted(BOB)
     await sweeper.sweep(TUESDAY_3PM)
     assert dms(standin, BOB) == []
     (alice,) = dms(standin, ALICE)
     assert "*Needs an owner*" in dm_text(alice) and "Action 0" in dm_text(alice)
+    await refresh_card(sweeper.client, store, postmortem_id)
+    assert "1 open \\u00b7 0 overdue \\u00b7 1 unowned" in json.dumps(standin.messages(CHANNEL)[0]["blocks"])
 
 
 async def _bob_gets_a_dm(sweeper: Sweeper, seed: Seed, standin: SlackStandin) -> tuple[int, int, dict]:
@@ -214,12 +218,21 @@ async def test_someone_else_is_refused_and_nothing_changes(
 async def test_snooze_keeps_it_quiet_until_the_snooze_ends(
     sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed, slack: SlackDriver
 ) -> None:
-    _, action_id, message = await _bob_gets_a_dm(sweeper, seed, standin)
-    await slack.click(message, SNOOZE, user=BOB, selected_option="1w")
+    postmortem_id, action_id, message = await _bob_gets_a_dm(sweeper, seed, standin)
+    await asyncio.gather(*(slack.click(message, SNOOZE, user=BOB, selected_option="1w") for _ in range(2)))
     await standin.wait_until(lambda: "Snoozed for 1 week" in dm_text(dms(standin, BOB)[0]))
     found = await store.action(action_id)
     assert found is not None and found.snoozed_until is not None
     assert found.snoozed_until - datetime.now(UTC) > timedelta(days=6)
+    events = [a.event for a in await store.audit(postmortem_id)]
+    assert events.count("action_snoozed") == 1, "the double click snoozed once"
+    next_day = await sweeper.sweep(TUESDAY_3PM + timedelta(days=1))
+    assert next_day.planned == 0, "quiet while snoozed"
+    woken = found.snoozed_until + timedelta(days=1)
+    while woken.weekday() >= 5:
+        woken += timedelta(days=1)
+    after = await sweeper.sweep(woken.replace(hour=15))
+    assert after.messages == 1 and "*Overdue*" in dm_text(dms(standin, BOB)[-1]), "reminding again afterwards"
 
 
 async def test_reassign_moves_the_action_and_the_next_reminder(
@@ -257,3 +270,22 @@ async def test_app_home_lists_my_actions_and_my_postmortems(
     alice_home = json.dumps((await standin.wait_until(lambda: standin.home_view(ALICE)))["blocks"])
     assert "Action 1" in alice_home and "needs an owner" in alice_home
     assert "inc-2026-04-09-001" in alice_home and "Sections done 0/10" in alice_home
+
+
+async def test_the_scheduler_sweeps_at_once_and_stops_cleanly(
+    settings: Settings, store: Store, standin: SlackStandin, seed: Seed, working_zone: str
+) -> None:
+    standin.add_user(BOB, tz=working_zone)
+    standin.add_user(ALICE, tz=working_zone)
+    await seed((BOB, datetime.now(UTC).date() - timedelta(days=1)))
+    every_day = settings.model_copy(update={"reminder_workdays": "mon-sun"})
+    scheduler = start_scheduler(create_sweeper(every_day, store), every_minutes=15)
+    try:
+        job = scheduler.get_job(JOB_ID)
+        assert job is not None and job.coalesce and job.max_instances == 1
+        await standin.wait_until(lambda: dms(standin, BOB))
+    finally:
+        scheduler.shutdown(wait=False)
+    await asyncio.sleep(0)
+    assert not scheduler.running
+    assert "*Overdue*" in dm_text(dms(standin, BOB)[0])

@@ -26,16 +26,8 @@ OWNERS = [f"U0OWNER{i:03d}" for i in range(8)]
 LEAD = "U0LEAD0001"
 
 
-def zone_in_working_hours(now: datetime) -> str:
-    """A fixed-offset zone where ``now`` is early afternoon, whatever the hour of the run."""
-    offset = (13 - now.hour) % 24
-    offset = offset - 24 if offset > 14 else offset
-    return f"Etc/GMT{-offset:+d}" if offset else "UTC"
-
-
-async def seed(store: Store, standin: SlackStandin, now: datetime) -> int:
+async def seed(store: Store, standin: SlackStandin, now: datetime, zone: str) -> int:
     """Postmortems whose actions are overdue, due today, due soon or unowned: one digest per person."""
-    zone = zone_in_working_hours(now)
     for user in [*OWNERS, LEAD]:
         standin.add_user(user, tz=zone)
     today = now.date()
@@ -60,10 +52,10 @@ def dm_counts(standin: SlackStandin) -> Counter[str]:
 
 
 async def test_concurrent_sweeps_in_one_process_send_once(
-    every_day: Settings, store: Store, standin: SlackStandin
+    every_day: Settings, store: Store, standin: SlackStandin, working_zone: str
 ) -> None:
     now = datetime.now(UTC)
-    recipients = await seed(store, standin, now)
+    recipients = await seed(store, standin, now, working_zone)
     sweepers = [create_sweeper(every_day, store) for _ in range(4)]
     swept_at = datetime.now(UTC)  # after the actions were created: unowned ones are due too
     reports = await asyncio.gather(*(s.sweep(swept_at) for s in sweepers))
@@ -91,13 +83,13 @@ async def _spawn(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Pro
 
 
 async def test_run_and_remind_processes_on_postgresql_send_every_reminder_once(
-    every_day: Settings, store: Store, standin: SlackStandin
+    every_day: Settings, store: Store, standin: SlackStandin, working_zone: str
 ) -> None:
     database_url = every_day.database_url
     if not database_url.startswith("postgresql"):
         pytest.skip("replicas share a PostgreSQL database; SQLite serves a single process")
     now = datetime.now(UTC)
-    recipients = await seed(store, standin, now)
+    recipients = await seed(store, standin, now, working_zone)
     expected_keys = (await create_sweeper(every_day, store).sweep(datetime.now(UTC), dry_run=True)).planned
     env = {
         **os.environ,
