@@ -1,0 +1,481 @@
+"""Latency of the bot's HTTP request path as Slack sees it, beside a do-nothing Bolt app.
+
+Slack waits at most 3 seconds for the HTTP answer (the ack) to a slash command or a
+view submission, and a ``trigger_id`` must be exchanged by ``views.open`` within 3
+seconds of the command. This script measures, from the moment a signed request is sent
+to the moment its HTTP answer arrives:
+
+* ``/postmortem start inc-N`` in N different channels: the ack, the time until
+  ``views.open`` reached the Slack stand-in (the trigger_id budget) and the time until
+  the channel card was posted (the end of the command's background work);
+* "Save & next" on section 1 (a ``view_submission``): the ack, which carries the next
+  section's modal after validation and the optimistic save, and the time until the card
+  edit (``chat.update``) reached the stand-in.
+
+The BASELINE is a minimal slack_bolt ``AsyncApp`` on the same aiohttp server stack whose
+``/postmortem`` listener only acks and whose view listener only acks with
+``response_action: update`` of a static view (the section 2 modal, rendered once; no
+database). Both apps are driven by the same ``SlackDriver`` in the same run, phase by
+phase (baseline, then product), so the baseline shows what Bolt, aiohttp, signature
+checks and the loopback round trip cost by themselves, and the difference is the bot.
+
+Each app runs in its own child process (as it would in production); the driver and the
+Slack stand-in share the parent process. Everything listens on 127.0.0.1 only.
+
+Load is closed-loop: 1 or ``--concurrency`` simulated users, each sending its next request
+once its previous one is finished, i.e. for the product once the card was posted or
+edited. ``req/s`` is therefore finished requests per second (for the baseline: acks per
+second), and ``app CPU ms/req`` is the app process's user+system CPU time (from /proc)
+over the phase divided by its requests: with SQLite the database's work is included,
+with PostgreSQL it is not. A request is "not ok" when its answer was not 200, Slack would
+have rejected it, the next modal was not shown, or ``views.open``/the card never came.
+
+    .venv/bin/python bench/request_path.py [--database-url URL] [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import example
+from bot import template as t
+from bot.demo import metadata, section_inputs
+from bot.slackdev import SlackDriver, SlackStandin
+from bot.slackdev.standin import Call
+from handlers.modals import SECTION_CALLBACK, SectionMeta, section_view
+
+SIGNING_SECRET = "bench-signing-secret"
+BOT_TOKEN = "xoxb-bench-token"
+EVENTS_PATH = "/slack/events"
+SUMMARY = t.SECTIONS[0]
+NEXT = t.SECTIONS[1]
+WAIT_SECONDS = 15.0
+
+
+# --------------------------------------------------------------------------
+# the servers (child processes)
+
+
+def static_next_view() -> dict[str, Any]:
+    """The baseline's answer to every submission: the section 2 modal, built once."""
+    meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=NEXT.key)
+    return section_view(NEXT, None, meta, t.DEFAULT_VOCABULARY)
+
+
+def baseline_web_app(api_url: str) -> web.Application:
+    """Bolt with nothing behind it: ack the command, ack the submission with a static view."""
+    app = AsyncApp(
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
+        signing_secret=SIGNING_SECRET,
+        logger=logging.getLogger("bench.baseline"),
+    )
+    answer = static_next_view()
+
+    async def command(ack: AsyncAck) -> None:
+        await ack()
+
+    async def submission(ack: AsyncAck) -> None:
+        await ack(response_action="update", view=answer)
+
+    app.command("/postmortem")(command)
+    app.view(SECTION_CALLBACK)(submission)
+    return app.web_app(path=EVENTS_PATH)
+
+
+async def product_web_app(api_url: str, database_url: str) -> tuple[web.Application, Callable[[], Awaitable[None]]]:
+    """The real app, wired as ``postmortem-bot run`` wires it."""
+    from bot.app import create_app, create_web_app
+    from bot.config import Settings
+    from storage.db import create_engine, upgrade
+    from storage.store import Store
+
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api_url,
+        database_url=database_url,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    store = Store(engine)
+    return create_web_app(create_app(settings, store), store), engine.dispose
+
+
+async def serve(kind: str, api_url: str, database_url: str) -> None:
+    """Child mode: serve one app on an ephemeral loopback port until stdin closes."""
+    if kind == "product":
+        web_app, cleanup = await product_web_app(api_url, database_url)
+    else:
+        web_app, cleanup = baseline_web_app(api_url), _nothing
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(f"PORT {runner.addresses[0][1]}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await runner.cleanup()
+    await cleanup()
+
+
+async def _nothing() -> None:
+    return None
+
+
+# --------------------------------------------------------------------------
+# the Slack side (parent process)
+
+
+class Traffic:
+    """When the stand-in received the Web API calls that end a request's work."""
+
+    def __init__(self, standin: SlackStandin) -> None:
+        self.standin = standin
+        self.read = 0
+        self.opened: dict[str, Call] = {}
+        self.posted: dict[str, float] = {}
+        self.updated: dict[str, list[float]] = {}
+
+    def refresh(self) -> None:
+        calls = self.standin.calls
+        for call in calls[self.read :]:
+            if call.method == "views.open":
+                self.opened[str(call.params.get("trigger_id"))] = call
+            elif call.method == "chat.postMessage":
+                self.posted.setdefault(str(call.params.get("channel")), call.time)
+            elif call.method == "chat.update":
+                self.updated.setdefault(str(call.params.get("channel")), []).append(call.time)
+        self.read = len(calls)
+
+    def card_posted(self, channel: str) -> float | None:
+        self.refresh()
+        return self.posted.get(channel)
+
+    def card_updated_after(self, channel: str, since: float) -> float | None:
+        self.refresh()
+        return next((at for at in self.updated.get(channel, []) if at >= since), None)
+
+
+@dataclass
+class Target:
+    name: str
+    background: bool
+    """True for the product: work continues after the ack and is waited for."""
+    process: asyncio.subprocess.Process
+    standin: SlackStandin
+    driver: SlackDriver
+    traffic: Traffic
+    tag: str
+
+    def user(self, i: int) -> str:
+        return f"U{self.tag}{i:05d}"
+
+    def channel(self, i: int) -> str:
+        return f"C{self.tag}{i:05d}"
+
+    def incident(self, i: int) -> str:
+        return f"inc-{self.tag.lower()}-{i}"
+
+
+@dataclass
+class Sample:
+    ack: float
+    ok: bool
+    views_open: float | None = None
+    done: float | None = None
+
+
+@dataclass
+class Phase:
+    scenario: str
+    target: str
+    concurrency: int
+    wall: float
+    samples: list[Sample] = field(default_factory=list)
+    app_cpu: float | None = None
+    """CPU seconds the app's process used during the phase (user + system)."""
+
+
+@contextlib.asynccontextmanager
+async def launched(name: str, database_url: str) -> AsyncIterator[Target]:
+    """A stand-in here, the app in a child process, and a driver between them."""
+    standin = await SlackStandin(bot_token=BOT_TOKEN).start()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        os.path.abspath(__file__),
+        "--serve",
+        name,
+        "--api-url",
+        standin.api_url,
+        "--database-url",
+        database_url,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        port = await _read_port(process)
+        async with SlackDriver(f"http://127.0.0.1:{port}{EVENTS_PATH}", SIGNING_SECRET, standin) as driver:
+            tag = secrets.token_hex(2).upper()  # reruns on one database use new channels and incident ids
+            yield Target(name, name == "product", process, standin, driver, Traffic(standin), tag)
+    finally:
+        await _stop(process)
+        await standin.close()
+
+
+async def _read_port(process: asyncio.subprocess.Process) -> int:
+    assert process.stdout is not None
+    line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+    if not line.startswith("PORT "):
+        raise RuntimeError(f"the app did not start (it said {line!r})")
+    return int(line.split()[1])
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.terminate()
+        await process.wait()
+
+
+async def _wait(standin: SlackStandin, predicate: Callable[[], float | None]) -> float | None:
+    try:
+        return await standin.wait_until(predicate, timeout=WAIT_SECONDS)
+    except TimeoutError:
+        return None
+
+
+# --------------------------------------------------------------------------
+# one user's request
+
+
+async def start_journey(target: Target, i: int) -> Sample:
+    """``/postmortem start inc-N`` in a fresh channel; for the product, until the card is up."""
+    user, channel = target.user(i), target.channel(i)
+    sent = time.time()
+    result = await target.driver.command(f"start {target.incident(i)}", user=user, channel=channel)
+    sample = Sample(ack=result.elapsed, ok=result.status == 200 and not result.problems)
+    if not target.background:
+        return sample
+    posted = await _wait(target.standin, lambda: target.traffic.card_posted(channel))
+    opened = target.traffic.opened.get(result.trigger_id or "")
+    bound = metadata(target.standin.current_view(user)).get("postmortem") is not None
+    views_ok = bool(opened and (opened.response or {}).get("ok"))
+    sample.ok = sample.ok and posted is not None and views_ok and bound
+    sample.views_open = opened.time - sent if opened else None
+    sample.done = posted - sent if posted is not None else None
+    return sample
+
+
+async def save_journey(target: Target, i: int) -> Sample:
+    """Press "Save & next" on the open section 1 modal; for the product, until the card is edited."""
+    user, channel = target.user(i), target.channel(i)
+    view = target.standin.current_view(user)
+    assert view is not None, f"{user} has no modal open"
+    answers = {**example.ANSWERS["summary"], "incident_id": target.incident(i), "owner": user}
+    sent = time.time()
+    result = await target.driver.submit(view, section_inputs(SUMMARY.fields, answers), user=user)
+    shown = (result.view or {}).get("title", {}).get("text")
+    sample = Sample(ack=result.elapsed, ok=result.status == 200 and not result.errors and not result.problems)
+    sample.ok = sample.ok and shown == NEXT.modal_title
+    if target.background:
+        updated = await _wait(target.standin, lambda: target.traffic.card_updated_after(channel, sent))
+        sample.ok = sample.ok and updated is not None
+        sample.done = updated - sent if updated is not None else None
+    return sample
+
+
+async def open_baseline_modals(target: Target, indices: Sequence[int]) -> None:
+    """The baseline opens no modal itself: open section 1 for its users, as the product would."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=target.standin.api_url)
+    for i in indices:
+        meta = SectionMeta(team=target.standin.team_id, channel=target.channel(i), section=SUMMARY.key)
+        view = section_view(SUMMARY, None, meta, t.DEFAULT_VOCABULARY, {"incident_id": target.incident(i)})
+        await client.views_open(trigger_id=target.standin.issue_trigger(target.user(i)), view=view)
+
+
+Journey = Callable[[Target, int], Awaitable[Sample]]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, from /proc (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_load(
+    target: Target, journey: Journey, indices: Sequence[int], concurrency: int
+) -> tuple[list[Sample], float]:
+    """``concurrency`` users, each sending its next request once its previous one is done."""
+    pending = iter(indices)
+    samples: list[Sample] = []
+
+    async def user() -> None:
+        for i in pending:
+            samples.append(await journey(target, i))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    return samples, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------
+# report
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def row(phase: Phase, metric: str, values: list[float | None], rate: bool) -> str:
+    present = [v * 1000 for v in values if v is not None]
+    failed = sum(1 for s in phase.samples if not s.ok)
+    if not present:
+        return (
+            f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | - | - | - | - | - | {failed} |"
+        )
+    per_second = f"{len(phase.samples) / phase.wall:.0f}" if rate else ""
+    cpu = f"{phase.app_cpu * 1000 / len(phase.samples):.1f}" if rate and phase.app_cpu is not None else ""
+    return (
+        f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | {len(present)} "
+        f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {max(present):.1f} "
+        f"| {per_second} | {cpu} | {failed} |"
+    )
+
+
+def report(phases: Sequence[Phase]) -> str:
+    lines = [
+        "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | max ms | req/s | app CPU ms/req | not ok |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for phase in phases:
+        lines.append(row(phase, "HTTP answer (ack)", [s.ack for s in phase.samples], rate=True))
+        if phase.target == "product" and phase.scenario.startswith("/postmortem"):
+            lines.append(row(phase, "views.open at Slack", [s.views_open for s in phase.samples], rate=False))
+            lines.append(row(phase, "card posted", [s.done for s in phase.samples], rate=False))
+        elif phase.target == "product":
+            lines.append(row(phase, "card edited", [s.done for s in phase.samples], rate=False))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# the run
+
+
+SCENARIOS: tuple[tuple[str, Journey], ...] = (
+    ("/postmortem start", start_journey),
+    ("Save & next (section 1)", save_journey),
+)
+
+
+async def warm_up(target: Target, indices: Sequence[int]) -> None:
+    await run_load(target, start_journey, indices, 1)
+    if not target.background:
+        await open_baseline_modals(target, indices)
+    await run_load(target, save_journey, indices, 1)
+
+
+async def measure(targets: Sequence[Target], requests: int, concurrency: int, warm: int) -> list[Phase]:
+    """Phase by phase, baseline then product, so both see the same machine at the same time."""
+    for target in targets:
+        await warm_up(target, range(warm))
+    blocks = {1: range(warm, warm + requests), concurrency: range(warm + requests, warm + 2 * requests)}
+    phases: list[Phase] = []
+    for scenario, journey in SCENARIOS:
+        for conc, indices in blocks.items():
+            for target in targets:
+                if journey is save_journey and not target.background:
+                    await open_baseline_modals(target, indices)
+                cpu_before = cpu_seconds(target.process.pid)
+                samples, wall = await run_load(target, journey, indices, conc)
+                cpu_after = cpu_seconds(target.process.pid)
+                cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+                phases.append(Phase(scenario, target.name, conc, wall, samples, cpu))
+    return phases
+
+
+def describe(database_url: str, args: argparse.Namespace) -> str:
+    backend = database_url.split(":", 1)[0]
+    return (
+        f"request_path: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {len(os.sched_getaffinity(0))}, "
+        f"Python {platform.python_version()}, database {backend}, {args.requests} requests per phase after "
+        f"{args.warmup} warm-up, concurrency 1 and {args.concurrency}, code {code_version()}"
+    )
+
+
+def code_version() -> str:
+    """The commit measured, and product files with uncommitted edits (others edit while we measure)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    dirty = [
+        line[3:]
+        for line in status.stdout.splitlines()
+        if line[3:].endswith(".py") and not line[3:].startswith("bench/")
+    ]
+    return head.stdout.strip() + (f" + uncommitted {', '.join(dirty)}" if dirty else "")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-request-path-") as workdir:
+        database_url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
+        print(describe(database_url, args), flush=True)
+        async with launched("baseline", database_url) as baseline, launched("product", database_url) as product:
+            phases = await measure([baseline, product], args.requests, args.concurrency, args.warmup)
+    print(report(phases))
+    failures = sum(1 for p in phases for s in p.samples if not s.ok)
+    if failures:
+        print(f"\n{failures} request(s) not ok (see the 'not ok' column)", file=sys.stderr)
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary directory")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per phase (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first (default 20)")
+    parser.add_argument("--concurrency", type=int, default=8, help="users in the concurrent phases (default 8)")
+    parser.add_argument("--serve", choices=("product", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve, args.api_url, args.database_url))
+        return 0
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
