@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,23 +21,25 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def create_client(settings: Settings) -> AsyncWebClient:
+def create_client(settings: Settings, session: ClientSession | None = None) -> AsyncWebClient:
     """Web API client for ``SLACK_API_URL``; a 429 waits for ``Retry-After`` instead of failing.
 
     Connection errors are deliberately not retried here: resending a message whose first
-    attempt may have arrived would post it twice.
+    attempt may have arrived would post it twice. A shared ``session`` keeps connections
+    (and their TLS handshakes) alive between calls.
     """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         logger=logging.getLogger("postmortem_bot.slack"),
     )
 
 
-def create_app(settings: Settings, store: Store) -> AsyncApp:
+def create_app(settings: Settings, store: Store, session: ClientSession | None = None) -> AsyncApp:
     app = AsyncApp(
-        client=create_client(settings),
+        client=create_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("postmortem_bot.bolt"),

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from bot.config import ConfigError, Settings, StorageSettings, load_settings
@@ -37,12 +38,20 @@ async def _until_stopped() -> None:
 
 
 async def run(_args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    store = await _store(settings)
+    async with aiohttp.ClientSession() as session:
+        await _serve(settings, store, session)
+    await store.engine.dispose()
+    return 0
+
+
+async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
+    """Slack's requests and the reminder timer, until SIGINT or SIGTERM."""
     from bot.app import create_app, create_sweeper, create_web_app
     from bot.reminders.scheduler import start_scheduler
 
-    settings = load_settings(Settings)
-    store = await _store(settings)
-    app = create_app(settings, store)
+    app = create_app(settings, store, session)
     scheduler = start_scheduler(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -60,18 +69,17 @@ async def run(_args: argparse.Namespace) -> int:
         await _until_stopped()
         await runner.cleanup()
     scheduler.shutdown(wait=False)
-    await store.engine.dispose()
-    return 0
 
 
 async def remind(args: argparse.Namespace) -> int:
-    from bot.app import create_sweeper
+    from bot.app import create_client, create_sweeper
 
     settings = load_settings(Settings)
     store = await _store(settings)
-    sweeper = create_sweeper(settings, store)
     try:
-        report = await sweeper.sweep(args.now or datetime.now(UTC), dry_run=args.dry_run)
+        async with aiohttp.ClientSession() as session:
+            sweeper = create_sweeper(settings, store, create_client(settings, session))
+            report = await sweeper.sweep(args.now or datetime.now(UTC), dry_run=args.dry_run)
     finally:
         await store.engine.dispose()
     if args.dry_run:

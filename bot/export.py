@@ -336,9 +336,7 @@ class ImportFileError(Exception):
     pass; ``line`` and ``reason`` are the first of them.
     """
 
-    def __init__(
-        self, line: int | None, reason: str, problems: list[tuple[int | None, str]] | None = None
-    ) -> None:
+    def __init__(self, line: int | None, reason: str, problems: list[tuple[int | None, str]] | None = None) -> None:
         super().__init__(line, reason)
         self.line = line
         self.reason = reason
@@ -506,9 +504,7 @@ def _section_answers(
         return {}
 
 
-def _actions_from_yaml(
-    given: _Given | None, vocabulary: t.Vocabulary, problems: _Problems
-) -> list[CorrectiveAction]:
+def _actions_from_yaml(given: _Given | None, vocabulary: t.Vocabulary, problems: _Problems) -> list[CorrectiveAction]:
     """Section 8's rows; ``kind`` defaults to ``action`` when that is a kind, as in the template's example."""
     if given is None or given.value is None:
         return []
@@ -524,9 +520,7 @@ def _actions_from_yaml(
         where = f"{given.where}[{index}]"
         if not isinstance(item, _Mapping):
             keys = ", ".join(ACTION_SECTION_11_KEYS)
-            problems.add(
-                given.value.line_of(index), f"{where} must be a mapping with {keys}, not {_describe(item)}"
-            )
+            problems.add(given.value.line_of(index), f"{where} must be a mapping with {keys}, not {_describe(item)}")
             continue
         if action := _action_from_yaml(item, where, vocabulary, problems):
             actions.append(action)

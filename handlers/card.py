@@ -76,16 +76,30 @@ def _message(record: PostmortemRecord, gone: frozenset[str]) -> dict[str, Any]:
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
-    """Post the card once per postmortem, afterwards edit it; always from what is stored."""
+    """Post the card once per postmortem, afterwards edit it; always from what is stored.
+
+    Two refreshes can reach Slack in either order, so a refresh that finds it was overtaken
+    while it talked to Slack renders once more: the last one to finish shows the newest state.
+    """
+    while True:
+        revision = await store.next_card_revision(postmortem_id)
+        if not await _render_card(client, store, postmortem_id):
+            return
+        if await store.card_revision(postmortem_id) == revision:
+            return
+
+
+async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> bool:
+    """False when there is nothing (more) to do: no postmortem, or another request posts the card."""
     record = await store.get(postmortem_id)
     if record is None:
-        return
+        return False
     gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
     if record.card_ts:
         await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record, gone))
-        return
+        return True
     if not await store.claim_card(record.id):
-        return  # another request is posting it right now, with the same stored state
+        return False  # the request posting it will see this refresh's revision and render again
     try:
         response = await client.chat_postMessage(channel=record.channel_id, **_message(record, gone))
     except SlackApiError as exc:
@@ -97,3 +111,4 @@ async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int)
             ) from exc
         raise
     await store.set_card(record.id, response["ts"])
+    return True

@@ -104,12 +104,12 @@ async def submit_section(
         saved = await _save_answers(ack, svc, record, section, meta, view["state"]["values"], body["user"]["id"])
         if not saved:
             return
-    record = await svc.store.get(record.id)
-    assert record is not None
     following = t.section_after(section)
     if following is None:
+        record = await svc.store.get(record.id)
+        assert record is not None
         await ack(response_action="update", view=finished_view(record))
-    else:
+    else:  # the next section's stored answers and version are not changed by this save
         await ack(
             response_action="update", view=section_view(following, record, meta_for(record, following), svc.vocabulary)
         )

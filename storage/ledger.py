@@ -18,6 +18,7 @@ from storage.store import Store
 # A claim whose sender died before recording the outcome is treated like an unknown
 # outcome after this long: the DM history decides whether it went out.
 STALE_CLAIM = timedelta(minutes=10)
+_BATCH = 5_000
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,19 @@ class Ledger:
     def __init__(self, store: Store) -> None:
         self.sessions = store.sessions
 
-    async def _seen(self, keys: Sequence[str]) -> dict[str, _Seen]:
+    async def known(self, keys: Sequence[str]) -> dict[str, _Seen]:
+        """What the ledger says of these keys, looked up in batches: PostgreSQL's driver takes
+        at most 32,767 parameters in one statement, and a backlog can plan more reminders."""
+        seen: dict[str, _Seen] = {}
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(ReminderRow.key, ReminderRow.state, ReminderRow.claimed_at, ReminderRow.channel).where(
-                    ReminderRow.key.in_(keys)
+            for start in range(0, len(keys), _BATCH):
+                rows = await session.execute(
+                    select(ReminderRow.key, ReminderRow.state, ReminderRow.claimed_at, ReminderRow.channel).where(
+                        ReminderRow.key.in_(keys[start : start + _BATCH])
+                    )
                 )
-            )
-            return {key: _Seen(state, claimed_at, channel) for key, state, claimed_at, channel in rows}
+                seen.update({key: _Seen(state, claimed_at, channel) for key, state, claimed_at, channel in rows})
+        return seen
 
     async def claim_all(self, reminders: Iterable[Reminder]) -> list[Claim]:
         """Claims for the reminders nobody has sent or is sending.
@@ -57,7 +63,7 @@ class Ledger:
         into two DMs: the second one's inserts conflict and it leaves that person alone.
         """
         wanted = sorted(reminders, key=lambda r: r.recipient)
-        seen = await self._seen([r.key for r in wanted])
+        seen = await self.known([r.key for r in wanted])
         claims: list[Claim] = []
         for _, group in groupby(wanted, key=lambda r: r.recipient):
             claims += await self._claim_group(list(group), seen)

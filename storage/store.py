@@ -296,6 +296,23 @@ class Store:
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
 
+    async def next_card_revision(self, postmortem_id: int) -> int:
+        """Number this card refresh; a refresh that sees a later number was overtaken."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.id == postmortem_id)
+                .values(card_revision=PostmortemRow.card_revision + 1)
+            )
+            return await self.card_revision(postmortem_id, session)
+
+    async def card_revision(self, postmortem_id: int, session: AsyncSession | None = None) -> int:
+        if session is None:
+            async with self.sessions() as own:
+                return await self.card_revision(postmortem_id, own)
+        value = await session.scalar(select(PostmortemRow.card_revision).where(PostmortemRow.id == postmortem_id))
+        return value or 0
+
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
         async with self.sessions.begin() as session:
             await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(card_ts=ts))

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import text
@@ -89,14 +90,15 @@ def settings(standin: SlackStandin, database_url: str) -> Settings:
 @pytest.fixture
 async def app_url(settings: Settings, store: Store) -> AsyncIterator[str]:
     """The real Bolt app behind the real aiohttp server, on an ephemeral loopback port."""
-    runner = web.AppRunner(create_web_app(create_app(settings, store), store))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await _listeners_finished()
-    await runner.cleanup()
+    async with aiohttp.ClientSession() as session:
+        runner = web.AppRunner(create_web_app(create_app(settings, store, session), store))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{port}"
+        await _listeners_finished()
+        await runner.cleanup()
 
 
 async def _listeners_finished() -> None:

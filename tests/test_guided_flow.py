@@ -57,9 +57,8 @@ async def test_full_walk_through_every_section(slack: SlackDriver, standin: Slac
     assert [a.action for a in record.doc.actions] == [a["action"] for a in example.ACTIONS]
     # one action has no owner: section 8 stays partial and the checklist says so
     assert record.doc.sections_done == 9
-    text = card_text(standin)
+    text = await standin.wait_until(lambda: "Sections done: 9/10" in (t := card_text(standin)) and t)
     assert "Postmortem \\u00b7 inc-2026-04-09-001 \\u00b7 sev2 \\u00b7 in_review" in text
-    assert "Sections done: 9/10" in text
     assert ":x: *no* \\u2014 Are there concrete corrective actions with owners and due dates?" in text
     assert "4 open \\u00b7 4 overdue \\u00b7 1 unowned" in text  # the example's due dates are in April 2026
     assert len(standin.calls_to("chat.postMessage")) == 1, "the card is posted once, then edited in place"

@@ -8,6 +8,7 @@ import pytest
 
 from bot.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
+from storage.ledger import Ledger
 from storage.store import Conflict, IncidentIdTaken, Store
 
 
@@ -83,3 +84,7 @@ async def test_actions_are_rows_with_their_own_updates(store: Store) -> None:
     stored = await store.get(record.id)
     assert stored is not None
     assert [(a.id, a.owner) for a in stored.doc.actions] == [(action_id, "U2")]
+
+
+async def test_the_ledger_looks_up_more_keys_than_one_statement_can_carry(store: Store) -> None:
+    assert await Ledger(store).known([f"{i}:overdue:2026-04-14:U1" for i in range(40_000)]) == {}

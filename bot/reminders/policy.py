@@ -109,10 +109,7 @@ class Digest:
 
     def sections(self) -> list[tuple[str, tuple[Reminder, ...]]]:
         """Non-empty (heading, reminders) groups, in display order."""
-        grouped = (
-            (heading, tuple(r for r in self.reminders if r.kind in kinds))
-            for heading, kinds in _SECTIONS
-        )
+        grouped = ((heading, tuple(r for r in self.reminders if r.kind in kinds)) for heading, kinds in _SECTIONS)
         return [(heading, items) for heading, items in grouped if items]
 
 
@@ -149,10 +146,7 @@ def parse_working_hours(raw: str) -> tuple[time, time]:
         raise ValueError(f"{raw!r} is not a range like '09:00-18:00'")
     start, end = (_parse_clock(part) for part in parts)
     if not start < end:
-        raise ValueError(
-            f"start {start:%H:%M} must be before end {end:%H:%M} "
-            "(overnight windows are not supported)"
-        )
+        raise ValueError(f"start {start:%H:%M} must be before end {end:%H:%M} (overnight windows are not supported)")
     return start, end
 
 
@@ -178,9 +172,7 @@ def parse_workdays(raw: str) -> frozenset[int]:
             days.add(bounds[0])
         elif len(bounds) == 2:
             first, last = bounds
-            days.update(
-                (first + offset) % 7 for offset in range((last - first) % 7 + 1)
-            )
+            days.update((first + offset) % 7 for offset in range((last - first) % 7 + 1))
         else:
             raise ValueError(f"{part.strip()!r} is not a day or a range like 'mon-fri'")
     return frozenset(days)
@@ -212,12 +204,8 @@ def plan_reminders(
     """
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    candidates = (
-        r for action in actions for r in _candidates(action, now, tz_of, policy)
-    )
-    deliverable = (
-        r for r in candidates if _in_window(_local(now, r.recipient, tz_of), policy)
-    )
+    candidates = (r for action in actions for r in _candidates(action, now, tz_of, policy))
+    deliverable = (r for r in candidates if _in_window(_local(now, r.recipient, tz_of), policy))
     return sorted(deliverable, key=lambda r: (r.recipient, *_display_order(r)))
 
 
@@ -227,8 +215,7 @@ def group_digests(reminders: Iterable[Reminder]) -> list[Digest]:
     for reminder in reminders:
         by_recipient.setdefault(reminder.recipient, []).append(reminder)
     return [
-        Digest(recipient, tuple(sorted(items, key=_display_order)))
-        for recipient, items in sorted(by_recipient.items())
+        Digest(recipient, tuple(sorted(items, key=_display_order))) for recipient, items in sorted(by_recipient.items())
     ]
 
 
@@ -304,9 +291,7 @@ def _owned(
         threshold = min((t for t in policy.due_soon_days if days <= t), default=None)
         if threshold is None:
             return []
-        return [
-            _reminder(action, "due_soon", _due_slot(f"d-{threshold}", due), owner, days)
-        ]
+        return [_reminder(action, "due_soon", _due_slot(f"d-{threshold}", due), owner, days)]
     if days == 0:
         return [_reminder(action, "due_today", _due_slot("d0", due), owner, days)]
     reminders = [_reminder(action, "overdue", today.isoformat(), owner, days)]
@@ -314,11 +299,7 @@ def _owned(
     long_overdue = -days >= policy.overdue_escalate_days
     if long_overdue and escalate_to is not None and escalate_to != owner:
         escalation_day = _local(now, escalate_to, tz_of).date()
-        reminders.append(
-            _reminder(
-                action, "escalation", escalation_day.isoformat(), escalate_to, days
-            )
-        )
+        reminders.append(_reminder(action, "escalation", escalation_day.isoformat(), escalate_to, days))
     return reminders
 
 
@@ -327,9 +308,7 @@ def _due_slot(label: str, due: date) -> str:
     return f"{label}@{due.isoformat()}"
 
 
-def _reminder(
-    action: ActionState, kind: ReminderKind, slot: str, recipient: str, days: int
-) -> Reminder:
+def _reminder(action: ActionState, kind: ReminderKind, slot: str, recipient: str, days: int) -> Reminder:
     """Build a reminder for ``action``."""
     return Reminder(action.action_id, action.postmortem_id, kind, slot, recipient, days)
 
