@@ -49,10 +49,11 @@ async def run(_args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
     """Slack's requests and the reminder timer, until SIGINT or SIGTERM."""
     from bot.app import create_app, create_sweeper, create_web_app
-    from bot.reminders.scheduler import start_scheduler
+    from bot.reminders.scheduler import ReminderTimer
 
     app = create_app(settings, store, session)
-    scheduler = start_scheduler(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    timer.start()
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -68,7 +69,7 @@ async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSessio
         log.info("listening on port %s: /slack/events, /healthz", settings.port)
         await _until_stopped()
         await runner.cleanup()
-    scheduler.shutdown(wait=False)
+    await timer.stop()
 
 
 async def remind(args: argparse.Namespace) -> int:

@@ -76,34 +76,34 @@ def _message(record: PostmortemRecord, gone: frozenset[str]) -> dict[str, Any]:
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
-    """Post the card once per postmortem, afterwards edit it; always from what is stored.
+    """Bring the card up to date with what is stored; post it the first time.
 
-    Two refreshes can reach Slack in either order, so a refresh that finds it was overtaken
-    while it talked to Slack renders once more: the last one to finish shows the newest state.
+    Every refresh marks the card out of date, but only the holder of the render lease talks
+    to Slack, and it renders again until nothing changed meanwhile. So the card's edits
+    reach Slack one after the other and the last one shows the newest state.
     """
-    while True:
-        revision = await store.next_card_revision(postmortem_id)
-        if not await _render_card(client, store, postmortem_id):
-            return
-        if await store.card_revision(postmortem_id) == revision:
-            return
+    await store.want_card_render(postmortem_id)
+    revision = await store.take_card_lease(postmortem_id)
+    while revision is not None:
+        try:
+            await _render_card(client, store, postmortem_id)
+        except Exception:
+            await store.drop_card_lease(postmortem_id)
+            raise
+        revision = await store.release_card_lease(postmortem_id, revision)
 
 
-async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> bool:
-    """False when there is nothing (more) to do: no postmortem, or another request posts the card."""
+async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
     record = await store.get(postmortem_id)
     if record is None:
-        return False
+        return
     gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
     if record.card_ts:
         await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record, gone))
-        return True
-    if not await store.claim_card(record.id):
-        return False  # the request posting it will see this refresh's revision and render again
+        return
     try:
         response = await client.chat_postMessage(channel=record.channel_id, **_message(record, gone))
     except SlackApiError as exc:
-        await store.set_card(record.id, None)
         if exc.response.get("error") in NOT_A_MEMBER:
             raise CardNotPosted(
                 "I can't post the postmortem card here. Invite me with `/invite @postmortem-bot` and run "
@@ -111,4 +111,3 @@ async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int)
             ) from exc
         raise
     await store.set_card(record.id, response["ts"])
-    return True

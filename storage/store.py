@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -16,8 +16,7 @@ from sqlalchemy.orm import selectinload
 from bot.document import CorrectiveAction, Postmortem
 from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, utcnow
 
-_CARD_PENDING = "pending:"
-_CARD_CLAIM_SECONDS = 60
+_CARD_LEASE_SECONDS = 60
 _SAME_SNOOZE = timedelta(minutes=10)
 
 
@@ -97,7 +96,7 @@ def _record(row: PostmortemRow) -> PostmortemRecord:
         channel_id=row.channel_id,
         incident_id=row.incident_id,
         created_by=row.created_by,
-        card_ts=None if (row.card_ts or "").startswith(_CARD_PENDING) else row.card_ts,
+        card_ts=row.card_ts,
         last_edited_by=row.last_edited_by,
         last_edited_at=row.last_edited_at,
         doc=doc,
@@ -278,40 +277,58 @@ class Store:
             )
             return action_id
 
-    async def claim_card(self, postmortem_id: int) -> bool:
-        """Exactly one request posts the channel card; a claim from a crashed process expires."""
-        now = int(time.time())
-        stale = f"{_CARD_PENDING}{now - _CARD_CLAIM_SECONDS:012d}"
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(PostmortemRow)
-                .where(
-                    PostmortemRow.id == postmortem_id,
-                    or_(
-                        PostmortemRow.card_ts.is_(None),
-                        PostmortemRow.card_ts.like(f"{_CARD_PENDING}%") & (PostmortemRow.card_ts < stale),
-                    ),
-                )
-                .values(card_ts=f"{_CARD_PENDING}{now:012d}")
-            )
-            return result.rowcount == 1  # type: ignore[attr-defined]
-
-    async def next_card_revision(self, postmortem_id: int) -> int:
-        """Number this card refresh; a refresh that sees a later number was overtaken."""
+    async def want_card_render(self, postmortem_id: int) -> None:
+        """Mark the card out of date; whoever holds the render lease renders it again."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(PostmortemRow)
                 .where(PostmortemRow.id == postmortem_id)
                 .values(card_revision=PostmortemRow.card_revision + 1)
             )
-            return await self.card_revision(postmortem_id, session)
 
-    async def card_revision(self, postmortem_id: int, session: AsyncSession | None = None) -> int:
-        if session is None:
-            async with self.sessions() as own:
-                return await self.card_revision(postmortem_id, own)
-        value = await session.scalar(select(PostmortemRow.card_revision).where(PostmortemRow.id == postmortem_id))
-        return value or 0
+    async def take_card_lease(self, postmortem_id: int) -> int | None:
+        """The revision to render, if this request may render the card now; None if another does.
+
+        One renderer at a time makes the card's edits reach Slack in order; a lease left by a
+        crashed process expires.
+        """
+        now = int(time.time())
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(PostmortemRow)
+                .where(
+                    PostmortemRow.id == postmortem_id,
+                    PostmortemRow.card_lease.is_(None)
+                    | (PostmortemRow.card_lease < f"{now - _CARD_LEASE_SECONDS:012d}"),
+                )
+                .values(card_lease=f"{now:012d}")
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return await self._card_revision(session, postmortem_id)
+
+    async def release_card_lease(self, postmortem_id: int, rendered: int) -> int | None:
+        """Release the lease if nothing changed since ``rendered``; else keep it and say what to render."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.id == postmortem_id, PostmortemRow.card_revision == rendered)
+                .values(card_lease=None)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return None
+            return await self._card_revision(session, postmortem_id)
+
+    async def drop_card_lease(self, postmortem_id: int) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(card_lease=None)
+            )
+
+    @staticmethod
+    async def _card_revision(session: AsyncSession, postmortem_id: int) -> int:
+        revision = await session.scalar(select(PostmortemRow.card_revision).where(PostmortemRow.id == postmortem_id))
+        return revision or 0
 
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
         async with self.sessions.begin() as session:

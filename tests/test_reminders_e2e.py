@@ -12,7 +12,7 @@ import pytest
 from bot.app import create_sweeper
 from bot.config import Settings
 from bot.document import CorrectiveAction
-from bot.reminders.scheduler import JOB_ID, start_scheduler
+from bot.reminders.scheduler import JOB_ID, ReminderTimer
 from bot.reminders.sweep import Sweeper
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
@@ -279,13 +279,14 @@ async def test_the_scheduler_sweeps_at_once_and_stops_cleanly(
     standin.add_user(ALICE, tz=working_zone)
     await seed((BOB, datetime.now(UTC).date() - timedelta(days=1)))
     every_day = settings.model_copy(update={"reminder_workdays": "mon-sun"})
-    scheduler = start_scheduler(create_sweeper(every_day, store), every_minutes=15)
+    timer = ReminderTimer(create_sweeper(every_day, store), every_minutes=15)
+    timer.start()
     try:
-        job = scheduler.get_job(JOB_ID)
+        job = timer.scheduler.get_job(JOB_ID)
         assert job is not None and job.coalesce and job.max_instances == 1
         await standin.wait_until(lambda: dms(standin, BOB))
     finally:
-        scheduler.shutdown(wait=False)
-    await asyncio.sleep(0)
-    assert not scheduler.running
+        await timer.stop()
+    assert not timer.scheduler.running
+    assert set((await Ledger(store).states()).values()) == {"sent"}, "the running sweep finished before the stop"
     assert "*Overdue*" in dm_text(dms(standin, BOB)[0])

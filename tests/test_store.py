@@ -65,13 +65,16 @@ async def test_saving_the_summary_renames_the_incident_but_not_onto_another(stor
     assert (await store.section(a.id, "summary")).data["incident_id"] == "inc-a2"
 
 
-async def test_the_card_is_claimed_once(store: Store) -> None:
+async def test_one_card_renderer_at_a_time_and_it_renders_until_nothing_changed(store: Store) -> None:
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
-    claims = await asyncio.gather(*(store.claim_card(record.id) for _ in range(5)))
-    assert claims.count(True) == 1
-    await store.set_card(record.id, "1700000000.000100")
-    assert not await store.claim_card(record.id)
-    assert (await store.get(record.id)).card_ts == "1700000000.000100"  # type: ignore[union-attr]
+    await store.want_card_render(record.id)
+    leases = await asyncio.gather(*(store.take_card_lease(record.id) for _ in range(5)))
+    assert [lease for lease in leases if lease is not None] == [1]
+    await store.want_card_render(record.id)  # a change while the holder renders revision 1
+    assert await store.release_card_lease(record.id, 1) == 2, "render again"
+    assert await store.take_card_lease(record.id) is None, "still held"
+    assert await store.release_card_lease(record.id, 2) is None
+    assert await store.take_card_lease(record.id) == 2, "released"
 
 
 async def test_actions_are_rows_with_their_own_updates(store: Store) -> None:

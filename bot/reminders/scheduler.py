@@ -6,6 +6,7 @@ timer, and the ledger keeps replicas from sending a reminder twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -17,28 +18,40 @@ log = logging.getLogger(__name__)
 JOB_ID = "reminder-sweep"
 
 
-async def sweep_now(sweeper: Sweeper) -> None:
-    try:
-        report = await sweeper.sweep(datetime.now(UTC))
-    except Exception:
-        log.exception("reminder sweep failed; the next one will pick up what this one missed")
-        return
-    log.info("reminder sweep: %s", report.summary())
+class ReminderTimer:
+    """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish."""
 
+    def __init__(self, sweeper: Sweeper, every_minutes: float) -> None:
+        self.sweeper = sweeper
+        self.every_minutes = every_minutes
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._sweeping = asyncio.Lock()
 
-def start_scheduler(sweeper: Sweeper, every_minutes: float) -> AsyncIOScheduler:
-    """Runs a first sweep right away; a late or piled-up run collapses into one (coalesce)."""
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        sweep_now,
-        "interval",
-        args=[sweeper],
-        id=JOB_ID,
-        minutes=every_minutes,
-        next_run_time=datetime.now(UTC),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=int(every_minutes * 60),
-    )
-    scheduler.start()
-    return scheduler
+    def start(self) -> None:
+        """A late or piled-up run collapses into one (coalesce), and runs never overlap."""
+        self.scheduler.add_job(
+            self._sweep,
+            "interval",
+            id=JOB_ID,
+            minutes=self.every_minutes,
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(self.every_minutes * 60),
+        )
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self.scheduler.pause()
+        async with self._sweeping:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler applies the shutdown on the loop's next turn
+
+    async def _sweep(self) -> None:
+        async with self._sweeping:
+            try:
+                report = await self.sweeper.sweep(datetime.now(UTC))
+            except Exception:
+                log.exception("reminder sweep failed; the next one picks up what this one missed")
+                return
+            log.info("reminder sweep: %s", report.summary())
