@@ -29,7 +29,6 @@ import asyncio
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from provenance import code_version
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -349,22 +349,6 @@ def describe(args: argparse.Namespace, database_url: str) -> str:
         f"over {args.postmortems} postmortems and {args.owners} owners ({' / '.join(ZONES)}), "
         f"now {args.now:%a %Y-%m-%d %H:%M} UTC, code {code_version()}"
     )
-
-
-def code_version() -> str:
-    """The commit measured, and product files with uncommitted edits (others edit while we measure)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    dirty = [
-        line[3:]
-        for line in status.stdout.splitlines()
-        if line[3:].endswith(".py") and not line[3:].startswith("bench/")
-    ]
-    return head.stdout.strip() + (f" + uncommitted {', '.join(dirty)}" if dirty else "")
 
 
 def parse_now(raw: str) -> datetime:

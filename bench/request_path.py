@@ -43,7 +43,6 @@ import math
 import os
 import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from provenance import code_version
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -427,22 +427,6 @@ def describe(database_url: str, args: argparse.Namespace) -> str:
         f"Python {platform.python_version()}, database {backend}, {args.requests} requests per phase after "
         f"{args.warmup} warm-up, concurrency 1 and {args.concurrency}, code {code_version()}"
     )
-
-
-def code_version() -> str:
-    """The commit measured, and product files with uncommitted edits (others edit while we measure)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    dirty = [
-        line[3:]
-        for line in status.stdout.splitlines()
-        if line[3:].endswith(".py") and not line[3:].startswith("bench/")
-    ]
-    return head.stdout.strip() + (f" + uncommitted {', '.join(dirty)}" if dirty else "")
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -82,12 +82,11 @@ async def _spawn(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Pro
     )
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # replicas share PostgreSQL
 async def test_run_and_remind_processes_on_postgresql_send_every_reminder_once(
     every_day: Settings, store: Store, standin: SlackStandin, working_zone: str
 ) -> None:
     database_url = every_day.database_url
-    if not database_url.startswith("postgresql"):
-        pytest.skip("replicas share a PostgreSQL database; SQLite serves a single process")
     now = datetime.now(UTC)
     recipients = await seed(store, standin, now, working_zone)
     expected_keys = (await create_sweeper(every_day, store).sweep(datetime.now(UTC), dry_run=True)).planned
