@@ -317,3 +317,15 @@ async def test_healthz_is_503_when_the_database_is_down(settings, database_url: 
         assert response.status == 503
     await runner.cleanup()
     await store.engine.dispose()
+
+
+async def test_a_channel_the_bot_is_not_in_gets_an_invite_hint_and_a_card_later(
+    slack: SlackDriver, standin: SlackStandin
+) -> None:
+    standin.fail_next("chat.postMessage", error="not_in_channel")
+    first = await slack.command("start inc-20", user=ALICE, channel=CHANNEL)
+    (hint,) = await standin.wait_until(lambda: standin.responses(first.response_url or ""))
+    assert "/invite @postmortem-bot" in hint["text"] and standin.messages(CHANNEL) == []
+
+    await walker(slack, standin).start("inc-20")  # after the invite: the same postmortem, now with its card
+    assert len(standin.messages(CHANNEL)) == 1
