@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.reminders.policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.template import DEFAULT_VOCABULARY, Vocabulary
@@ -26,6 +28,17 @@ class StorageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///postmortem-bot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"use sqlite:///file.db or postgresql://…, not {backend}")
+        return value
 
 
 class Settings(StorageSettings):

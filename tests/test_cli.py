@@ -44,6 +44,10 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
             "configuration error: REMINDER_WORKING_HOURS: start 18:00 must be before end 09:00",
         ),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "http"}, "configuration error: PORT:"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://db/x"},
+            "configuration error: DATABASE_URL: use sqlite:///file.db or postgresql://…, not mysql",
+        ),
     ],
 )
 def test_bad_configuration_ends_run_with_one_line_naming_the_variable(
@@ -96,6 +100,12 @@ def test_a_malformed_file_is_refused_with_its_line_and_reason(tmp_path: Path) ->
     assert result.returncode == 1
     assert result.stderr.startswith(f"{source}:line 22:") and "date" in result.stderr
     assert cli("export", "inc-2026-04-09-001", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}).returncode == 1
+
+
+def test_commands_without_slack_settings_check_the_database_url(tmp_path: Path) -> None:
+    result = cli("export", "inc-1", env={"DATABASE_URL": "no url at all"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "configuration error: DATABASE_URL: not a database URL: 'no url at all'\n"
 
 
 def test_migrate_creates_the_schema_in_a_new_database(tmp_path: Path) -> None:
