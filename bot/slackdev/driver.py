@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.slackdev.standin import JSON, SlackStandin, iter_elements
+from bot.slackdev.standin import JSON, SlackStandin, default_channel_name, iter_elements
 
 ACK_DEADLINE_SECONDS = 3.0
 """Slack gives up on an answer (and shows the user an error) after 3 seconds."""
@@ -226,7 +226,7 @@ class SlackDriver:
             "team_id": self.standin.team_id,
             "team_domain": self.standin.team_domain,
             "channel_id": channel,
-            "channel_name": channel_name or _channel_name(channel),
+            "channel_name": channel_name or default_channel_name(channel),
             "user_id": user,
             "user_name": self._user_name(user),
             "command": command,
@@ -524,7 +524,7 @@ class SlackDriver:
                 "is_ephemeral": ephemeral,
             },
             "trigger_id": trigger_id,
-            "channel": {"id": channel, "name": _channel_name(channel)},
+            "channel": {"id": channel, "name": default_channel_name(channel)},
             "state": {"values": {}},
             "response_url": self.standin.new_response_url(),
         }
@@ -584,14 +584,6 @@ def _action_fields(element: JSON, value: str | None, selected_user: str | None, 
     if kind in _FIELDS:
         return {_FIELDS[kind].key: value}
     return {"value": value}
-
-
-def _channel_name(channel: str) -> str:
-    if channel.startswith("D"):
-        return "directmessage"
-    if channel.startswith("G"):
-        return "privategroup"
-    return channel.lower()
 
 
 def _parse_json(text: str) -> Any:

@@ -7,6 +7,12 @@ limit violations worded like Slack's ``response_metadata.messages`` - so a bot
 that passes here is not merely passing against a permissive mock.
 
 Point ``slack_sdk``'s ``AsyncWebClient(base_url=standin.api_url)`` at it.
+
+It also speaks Socket Mode: ``apps.connections.open`` (with the app-level
+``xapp-`` token) hands out a ``ws://`` URL on the same server, which greets each
+connection with Slack's ``hello`` and then carries the envelopes a test pushes
+(``socket_command``, ``socket_send``) and the acks the app sends back
+(``socket_ack``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import itertools
 import json
 import secrets
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 JSON = dict[str, Any]
 Clock = Callable[[], float]
@@ -58,6 +65,10 @@ _OPTION_LIMITS = {
     "radio_buttons": 10,
     "checkboxes": 10,
 }
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+"""Methods that take the app-level (``xapp-``) token; every other one takes the bot token."""
+_ACCEPTS_RESPONSE_PAYLOAD = {"slash_commands": True, "interactive": True, "events_api": False}
+"""Whether Slack lets the app answer an envelope of this type with a payload in its ack."""
 _TZ_LABELS = {
     "EST": "Eastern Standard Time",
     "EDT": "Eastern Daylight Time",
@@ -95,6 +106,26 @@ class _Fault:
     error: str | None = None
     status: int = 200
     retry_after: int | None = None
+
+
+@dataclass
+class _Socket:
+    """One Socket Mode WebSocket connection the app opened."""
+
+    id: str
+    ticket: str
+    ws: web.WebSocketResponse
+    ready: bool = False
+    closed: bool = False
+
+
+@dataclass
+class _Envelope:
+    """An envelope delivered over Socket Mode, and the app's ack once it came."""
+
+    message: JSON
+    connection: str
+    ack: JSON | None = None
 
 
 @dataclass
@@ -278,15 +309,29 @@ async def _read_params(request: web.Request) -> JSON:
     return params
 
 
+def default_channel_name(channel: str) -> str:
+    """The channel_name Slack puts in a slash command's payload."""
+    if channel.startswith("D"):
+        return "directmessage"
+    if channel.startswith("G"):
+        return "privategroup"
+    return channel.lower()
+
+
 def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
 
-def _token(request: web.Request, params: JSON) -> str | None:
+def _bearer(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         return auth.removeprefix("Bearer ").strip()
-    return params.get("token")
+    return None
+
+
+def _token(request: web.Request, params: JSON) -> str | None:
+    bearer = _bearer(request)
+    return bearer if bearer is not None else params.get("token")
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
@@ -346,6 +391,7 @@ class SlackStandin:
         bot_id: str = "B0STANDIN1",
         bot_user_id: str = "U0STANDBOT",
         verification_token: str = "standin-verification-token",
+        app_token: str = "xapp-standin-app-token",
         clock: Clock = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -358,6 +404,7 @@ class SlackStandin:
         self.bot_id = bot_id
         self.bot_user_id = bot_user_id
         self.verification_token = verification_token
+        self.app_token = app_token
         self.clock = clock
         self.calls: list[Call] = []
         self._host = host
@@ -376,8 +423,12 @@ class SlackStandin:
         self._users: dict[str, JSON] = {}
         self._open_dms: set[str] = set()
         self._responses: dict[str, list[JSON]] = {}
+        self._socket_tickets: set[str] = set()
+        self._sockets: dict[str, _Socket] = {}
+        self._envelopes: dict[str, _Envelope] = {}
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,
@@ -396,6 +447,7 @@ class SlackStandin:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/socket/{ticket}", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
@@ -403,6 +455,9 @@ class SlackStandin:
 
     async def close(self) -> None:
         if self._runner is not None:
+            for socket in list(self._sockets.values()):  # an open WebSocket would hold up the shutdown
+                if not socket.closed:
+                    await socket.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
             await self._runner.cleanup()
             self._runner = None
 
@@ -423,6 +478,11 @@ class SlackStandin:
     def api_url(self) -> str:
         """The bot's SLACK_API_URL: slack_sdk appends method names to it."""
         return f"{self.url}/api/"
+
+    @property
+    def socket_url(self) -> str:
+        """Where apps.connections.open sends the app (followed by a one-off ticket)."""
+        return f"ws{self.url.removeprefix('http')}/socket/"
 
     # ---- failure injection ----------------------------------------------
 
@@ -558,6 +618,138 @@ class SlackStandin:
             await asyncio.sleep(0.005)
         return result
 
+    # ---- Socket Mode -------------------------------------------------------
+
+    async def socket_command(
+        self,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        command: str = "/postmortem",
+        channel_name: str | None = None,
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+        connection: str | None = None,
+    ) -> str:
+        """Type ``{command} {text}`` in ``channel`` with the app in Socket Mode.
+
+        Sends a ``slash_commands`` envelope whose payload carries the fields Slack
+        posts to a Request URL, with a fresh trigger_id and a response_url on this
+        server; returns its envelope_id (see ``socket_envelope``/``socket_ack``).
+        """
+        known = self.user(user)
+        payload = {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel,
+            "channel_name": channel_name or default_channel_name(channel),
+            "user_id": user,
+            "user_name": known["name"] if known else user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url or self.new_response_url(),
+            "trigger_id": trigger_id or self.issue_trigger(user),
+        }
+        return await self.socket_send("slash_commands", payload, connection=connection)
+
+    async def socket_send(
+        self,
+        envelope_type: str,
+        payload: JSON,
+        *,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        connection: str | None = None,
+        timeout: float = 5.0,
+    ) -> str:
+        """Deliver an envelope (``events_api``, ``interactive``, ``slash_commands``)
+        over the newest open connection, or ``connection``; returns its envelope_id.
+
+        Waits up to ``timeout`` seconds for the app to be connected (and greeted),
+        since a client's connect can return before this side has registered it.
+        """
+        socket = await self.wait_until(lambda: self._live_socket(connection), timeout=timeout)
+        envelope_id = str(uuid.uuid4())
+        if accepts_response_payload is None:
+            accepts_response_payload = _ACCEPTS_RESPONSE_PAYLOAD.get(envelope_type, False)
+        message: JSON = {"envelope_id": envelope_id, "type": envelope_type, "payload": copy.deepcopy(payload)}
+        message["accepts_response_payload"] = accepts_response_payload
+        if envelope_type == "events_api":
+            message.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        self._envelopes[envelope_id] = _Envelope(message, socket.id)
+        await socket.ws.send_json(message)
+        return envelope_id
+
+    async def socket_disconnect(self, reason: str = "refresh_requested", *, connection: str | None = None) -> str:
+        """Send Slack's ``disconnect`` message (``warning``, ``refresh_requested``,
+        ``link_disabled``) on a connection; returns the connection's id.  slack_sdk
+        answers it by opening a new connection and closing this one."""
+        socket = self._live_socket(connection)
+        if socket is None:
+            raise LookupError("no open Socket Mode connection")
+        await socket.ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "standin"}})
+        return socket.id
+
+    def socket_ack(self, envelope_id: str) -> JSON | None:
+        """The app's ack of an envelope (``{"envelope_id": ..., "payload": ...}``,
+        payload only when it answered with one), or None while it has not acked."""
+        ack = self._envelopes[envelope_id].ack
+        return copy.deepcopy(ack) if ack is not None else None
+
+    def socket_envelope(self, envelope_id: str) -> JSON:
+        """The envelope as it was sent, e.g. to read its payload's trigger_id."""
+        return copy.deepcopy(self._envelopes[envelope_id].message)
+
+    def socket_connections(self, *, include_closed: bool = False) -> list[str]:
+        """Ids of the app's Socket Mode connections (open ones, oldest first)."""
+        return [s.id for s in self._sockets.values() if s.ready and (include_closed or not s.closed)]
+
+    def _live_socket(self, connection: str | None) -> _Socket | None:
+        if connection is not None:
+            socket = self._sockets.get(connection)
+            return socket if socket is not None and socket.ready and not socket.closed else None
+        live = [s for s in self._sockets.values() if s.ready and not s.closed]
+        return live[-1] if live else None
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["ticket"] not in self._socket_tickets:
+            return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        socket = _Socket(f"WS{next(self._ids):08d}", request.match_info["ticket"], ws)
+        self._sockets[socket.id] = socket
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": len([s for s in self._sockets.values() if not s.closed]),
+                    "debug_info": {"host": "standin", "build_number": 1, "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+            socket.ready = True
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    self._receive_ack(frame.data)
+        finally:
+            socket.closed = True
+        return ws
+
+    def _receive_ack(self, data: str) -> None:
+        """Record the first ack of a known envelope; Slack ignores anything else."""
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return
+        envelope = self._envelopes.get(message.get("envelope_id")) if isinstance(message, dict) else None
+        if envelope is not None and envelope.ack is None:
+            envelope.ack = message
+
     # ---- the modal stack, as Slack's client changes it (used by SlackDriver) --
 
     def set_state(self, view_id: str, values: JSON) -> None:
@@ -605,6 +797,8 @@ class SlackStandin:
         params = await _read_params(request)
         token = _token(request, params)
         params.pop("token", None)
+        if method in _APP_TOKEN_METHODS:
+            token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
         fault = self._take_fault(method)
         if fault is not None and not fault.drop:
             return self._fail(method, params, fault)
@@ -645,8 +839,11 @@ class SlackStandin:
             return {"ok": False, "error": "unknown_method", "req_method": method}
         if not token:
             return {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
-            return {"ok": False, "error": "invalid_auth"}
+        wanted = self.app_token if method in _APP_TOKEN_METHODS else self.bot_token
+        if token != wanted:
+            # A valid token of the wrong kind is refused as such; any other one is not a token at all.
+            known = token in (self.bot_token, self.app_token)
+            return {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
         try:
             return {"ok": True, **handler(params)}
         except _ApiError as failure:
@@ -664,6 +861,11 @@ class SlackStandin:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: JSON) -> JSON:
+        ticket = secrets.token_hex(16)
+        self._socket_tickets.add(ticket)
+        return {"url": f"{self.socket_url}{ticket}?app_id={self.app_id}"}
 
     def _users_info(self, params: JSON) -> JSON:
         user = self.user(params.get("user", ""))
