@@ -219,30 +219,22 @@ class SlackDriver:
     ) -> DriverResult:
         """Type ``{command} {text}`` in ``channel``.  Pass an earlier result's
         ``trigger_id`` (and ``response_url``) to replay a doubled delivery."""
-        trigger_id = trigger_id or self.standin.issue_trigger(user)
-        response_url = response_url or self.standin.new_response_url()
-        form = {
-            "token": self.standin.verification_token,
-            "team_id": self.standin.team_id,
-            "team_domain": self.standin.team_domain,
-            "channel_id": channel,
-            "channel_name": channel_name or default_channel_name(channel),
-            "user_id": user,
-            "user_name": self._user_name(user),
-            "command": command,
-            "text": text,
-            "api_app_id": self.standin.app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
+        form = self.standin.command_payload(
+            text,
+            user=user,
+            channel=channel,
+            command=command,
+            channel_name=channel_name,
+            trigger_id=trigger_id,
+            response_url=response_url,
+        )
         result = await self._send(
             urlencode(form),
             "application/x-www-form-urlencoded",
             retry=(retry_num, retry_reason),
             signing=signing,
         )
-        result.trigger_id, result.response_url = trigger_id, response_url
+        result.trigger_id, result.response_url = form["trigger_id"], form["response_url"]
         return result
 
     # ---- interactivity --------------------------------------------------------

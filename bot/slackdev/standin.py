@@ -620,6 +620,35 @@ class SlackStandin:
 
     # ---- Socket Mode -------------------------------------------------------
 
+    def command_payload(
+        self,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        command: str = "/postmortem",
+        channel_name: str | None = None,
+        trigger_id: str | None = None,
+        response_url: str | None = None,
+    ) -> JSON:
+        """The fields Slack sends for a slash command, over HTTP and in Socket Mode alike."""
+        known = self.user(user)
+        return {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel,
+            "channel_name": channel_name or default_channel_name(channel),
+            "user_id": user,
+            "user_name": known["name"] if known else user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url or self.new_response_url(),
+            "trigger_id": trigger_id or self.issue_trigger(user),
+        }
+
     async def socket_command(
         self,
         text: str,
@@ -638,22 +667,15 @@ class SlackStandin:
         posts to a Request URL, with a fresh trigger_id and a response_url on this
         server; returns its envelope_id (see ``socket_envelope``/``socket_ack``).
         """
-        known = self.user(user)
-        payload = {
-            "token": self.verification_token,
-            "team_id": self.team_id,
-            "team_domain": self.team_domain,
-            "channel_id": channel,
-            "channel_name": channel_name or default_channel_name(channel),
-            "user_id": user,
-            "user_name": known["name"] if known else user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": self.app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url or self.new_response_url(),
-            "trigger_id": trigger_id or self.issue_trigger(user),
-        }
+        payload = self.command_payload(
+            text,
+            user=user,
+            channel=channel,
+            command=command,
+            channel_name=channel_name,
+            trigger_id=trigger_id,
+            response_url=response_url,
+        )
         return await self.socket_send("slash_commands", payload, connection=connection)
 
     async def socket_send(
