@@ -290,3 +290,21 @@ async def test_the_scheduler_sweeps_at_once_and_stops_cleanly(
     assert not timer.scheduler.running
     assert set((await Ledger(store).states()).values()) == {"sent"}, "the running sweep finished before the stop"
     assert "*Overdue*" in dm_text(dms(standin, BOB)[0])
+
+
+async def test_app_home_buttons_work_and_refuse_others_in_a_modal(
+    store: Store, standin: SlackStandin, slack: SlackDriver, people: None, seed: Seed
+) -> None:
+    postmortem_id, _ = await seed((BOB, date(2026, 4, 1)))
+    await slack.app_home_opened(CAROL)
+    await slack.app_home_opened(BOB)
+    home = await standin.wait_until(lambda: standin.home_view(BOB))
+
+    await slack.click(home, DONE, user=CAROL)  # a view Carol should not have: refused, nothing changes
+    refusal = await standin.wait_until(lambda: standin.current_view(CAROL))
+    assert refusal["title"]["text"] == "Not yours"
+    assert (await store.get(postmortem_id)).doc.actions[0].status == "open"  # type: ignore[union-attr]
+
+    await slack.click(home, DONE, user=BOB)
+    await standin.wait_until(lambda: "Nothing open" in json.dumps(standin.home_view(BOB)["blocks"]))
+    assert (await store.get(postmortem_id)).doc.actions[0].status == "done"  # type: ignore[union-attr]
