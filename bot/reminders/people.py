@@ -58,13 +58,6 @@ class Directory:
                     known[user_id] = person
         return known
 
-    async def forget(self, user_id: str) -> None:
-        """After a reassignment the new owner's profile is read afresh on the next sweep."""
-        async with self.sessions.begin() as session:
-            row = await session.get(SlackUserRow, user_id)
-            if row:
-                await session.delete(row)
-
     async def _ask_slack(self, user_id: str) -> Person | None:
         try:
             response = await self.client.users_info(user=user_id)
