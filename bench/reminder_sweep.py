@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_sweeper
+from bot.clock import FixedClock
 from bot.config import Settings
 from bot.document import CorrectiveAction
 from bot.reminders.policy import Reminder
@@ -187,6 +188,7 @@ async def naive_claim_all(store: Store, reminders: Sequence[Reminder]) -> list[R
                         kind=reminder.kind,
                         slot=reminder.slot,
                         recipient=reminder.recipient,
+                        claimed_at=store.clock.now(),
                     )
                 )
         except IntegrityError:
@@ -271,7 +273,9 @@ class Bench:
     async def sweep(self, step: str, now: datetime) -> tuple[Row, Row]:
         """One real sweep, and its claim step as the probe saw it."""
         before_calls, before, started = len(self.standin.calls), self.counted.copy(), time.perf_counter()
-        result = await self.sweeper.sweep(now)
+        assert isinstance(self.store.clock, FixedClock)
+        self.store.clock.set(now)
+        result = await self.sweeper.sweep()
         seconds, queries = time.perf_counter() - started, self.counted - before
         calls = Counter(call.method for call in self.standin.calls[before_calls:])
         claim = Row(f"{step}: claim step inside it", self.probe.seconds, self.probe.queries or Queries())
@@ -303,7 +307,7 @@ def _median_row(step: str, runs: Sequence[Timed]) -> Row:
 async def run(args: argparse.Namespace, database_url: str) -> int:
     engine = create_engine(database_url)
     await upgrade(engine)
-    store = Store(engine)
+    store = Store(engine, FixedClock(args.now - timedelta(hours=2)))  # seeded past the unowned grace
     try:
         if await has_actions(store):
             print("the database already holds corrective actions: give an empty one", file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, Settings, StorageSettings, load_settings
 from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml
 from storage.db import create_engine, upgrade
@@ -22,11 +23,11 @@ from storage.store import Store
 log = logging.getLogger("postmortem_bot")
 
 
-async def _store(settings: StorageSettings) -> Store:
+async def _store(settings: StorageSettings, clock: Clock | None = None) -> Store:
     """Every command works on an up-to-date schema, so a new database needs no separate step."""
     engine = create_engine(settings.database_url)
     await upgrade(engine)
-    return Store(engine)
+    return Store(engine, clock)
 
 
 async def _until_stopped() -> None:
@@ -76,11 +77,11 @@ async def remind(args: argparse.Namespace) -> int:
     from bot.app import create_client, create_sweeper
 
     settings = load_settings(Settings)
-    store = await _store(settings)
+    store = await _store(settings, FixedClock(args.now) if args.now else None)
     try:
         async with aiohttp.ClientSession() as session:
             sweeper = create_sweeper(settings, store, create_client(settings, session))
-            report = await sweeper.sweep(args.now or datetime.now(UTC), dry_run=args.dry_run)
+            report = await sweeper.sweep(dry_run=args.dry_run)
     finally:
         await store.engine.dispose()
     if args.dry_run:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -42,8 +42,8 @@ def _byline(record: PostmortemRecord) -> str:
     return " \u00b7 ".join(parts)
 
 
-def card_blocks(record: PostmortemRecord, gone: frozenset[str]) -> list[Block]:
-    counts = render.action_counts(record.doc, datetime.now(UTC).date(), gone)
+def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> list[Block]:
+    counts = render.action_counts(record.doc, today, gone)
     blocks: list[Block] = [
         HeaderBlock(text=render.truncate(render.headline(record), 150)),
         ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
@@ -71,8 +71,8 @@ def card_blocks(record: PostmortemRecord, gone: frozenset[str]) -> list[Block]:
     return blocks
 
 
-def _message(record: PostmortemRecord, gone: frozenset[str]) -> dict[str, Any]:
-    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record, gone)]}
+def _message(record: PostmortemRecord, gone: frozenset[str], today: date) -> dict[str, Any]:
+    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record, gone, today)]}
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
@@ -98,11 +98,12 @@ async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int)
     if record is None:
         return
     gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
+    message = _message(record, gone, store.clock.now().date())
     if record.card_ts:
-        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **_message(record, gone))
+        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **message)
         return
     try:
-        response = await client.chat_postMessage(channel=record.channel_id, **_message(record, gone))
+        response = await client.chat_postMessage(channel=record.channel_id, **message)
     except SlackApiError as exc:
         if exc.response.get("error") in NOT_A_MEMBER:
             raise CardNotPosted(

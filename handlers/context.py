@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.template import Vocabulary
 from storage.store import Store
@@ -24,6 +25,11 @@ class Services:
     @property
     def vocabulary(self) -> Vocabulary:
         return self.settings.vocabulary
+
+    @property
+    def clock(self) -> Clock:
+        """The app's one clock, shared with the store so what handlers decide and what is stored agree."""
+        return self.store.clock
 
 
 def services(context: AsyncBoltContext) -> Services:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date
 
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
@@ -22,21 +22,20 @@ HELP = (
 )
 
 
-def _phrase(context: ActionContext, today: datetime) -> str:
+def _phrase(context: ActionContext, today: date) -> str:
     action = context.action
     if not action.owner:
         return ":warning: needs an owner"
-    if action.due and action.due < today.date():
+    if action.due and action.due < today:
         return f":red_circle: overdue since {action.due.isoformat()}"
     return f"due {action.due.isoformat()}" if action.due else "no due date"
 
 
-def _action_blocks(actions: list[ActionContext]) -> list[Block]:
-    now = datetime.now(UTC)
+def _action_blocks(actions: list[ActionContext], today: date) -> list[Block]:
     blocks: list[Block] = []
     for context in actions[:MAX_ACTIONS]:
         action_id = context.action.id or 0
-        blocks.append(SectionBlock(text=item_text(context, _phrase(context, now))))
+        blocks.append(SectionBlock(text=item_text(context, _phrase(context, today))))
         blocks.append(item_controls(action_id, f"home-{action_id}"))
     if not actions:
         blocks.append(SectionBlock(text="_Nothing open. Nice._"))
@@ -54,8 +53,8 @@ def _postmortem_line(record: PostmortemRecord) -> str:
     )
 
 
-def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord]) -> dict:
-    blocks: list[Block] = [HeaderBlock(text="My corrective actions"), *_action_blocks(actions), DividerBlock()]
+def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord], today: date) -> dict:
+    blocks: list[Block] = [HeaderBlock(text="My corrective actions"), *_action_blocks(actions, today), DividerBlock()]
     blocks.append(HeaderBlock(text="My postmortems"))
     blocks += [SectionBlock(text=_postmortem_line(r)) for r in postmortems[:MAX_POSTMORTEMS]]
     if not postmortems:
@@ -67,4 +66,4 @@ def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord])
 async def publish(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:
     actions = await store.open_actions_for(team_id, user_id)
     postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
-    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems))
+    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, store.clock.now().date()))

@@ -7,7 +7,6 @@ of the same button finds nothing left to change.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -137,7 +136,7 @@ async def snooze(
 ) -> None:
     await ack()
     label, length = SNOOZES[action["selected_option"]["value"]]
-    until = datetime.now(UTC) + length
+    until = services(context).clock.now() + length
 
     async def quiet(store: Store, action_id: int, user: str) -> bool:
         return await store.snooze_action(action_id, user, until)

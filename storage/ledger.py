@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reminders.policy import Reminder
-from storage.models import ReminderRow, utcnow
+from storage.models import ReminderRow
 from storage.store import Store
 
 # A claim whose sender died before recording the outcome is treated like an unknown
@@ -40,6 +40,7 @@ class _Seen:
 class Ledger:
     def __init__(self, store: Store) -> None:
         self.sessions = store.sessions
+        self.clock = store.clock
 
     async def known(self, keys: Sequence[str]) -> dict[str, _Seen]:
         """What the ledger says of these keys, looked up in batches: PostgreSQL's driver takes
@@ -70,7 +71,7 @@ class Ledger:
         return claims
 
     async def _claim_group(self, group: list[Reminder], seen: dict[str, _Seen]) -> list[Claim]:
-        now = utcnow()
+        now = self.clock.now()
         claims: list[Claim] = []
         try:
             async with self.sessions.begin() as session:
@@ -125,7 +126,7 @@ class Ledger:
             await session.execute(update(ReminderRow).where(ReminderRow.key.in_(keys)).values(**values))
 
     async def sent(self, keys: Sequence[str], channel: str, ts: str | None) -> None:
-        await self._finish(keys, state="sent", channel=channel, message_ts=ts, sent_at=utcnow())
+        await self._finish(keys, state="sent", channel=channel, message_ts=ts, sent_at=self.clock.now())
 
     async def failed(self, keys: Sequence[str], error: str) -> None:
         await self._finish(keys, state="failed", error=error[:200])

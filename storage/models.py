@@ -29,10 +29,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -49,7 +45,7 @@ class PostmortemRow(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     incident_id: Mapped[str | None] = mapped_column(String(150))
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
     last_edited_by: Mapped[str | None] = mapped_column(String(32))
     last_edited_at: Mapped[datetime | None]
     card_ts: Mapped[str | None] = mapped_column(String(32))
@@ -77,7 +73,7 @@ class SectionAnswerRow(Base):
     data: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime]
 
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
 
@@ -97,8 +93,8 @@ class ActionRow(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="actions", lazy="raise")
 
@@ -114,7 +110,7 @@ class AuditRow(Base):
     event: Mapped[str] = mapped_column(String(40))
     section_key: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime]
 
 
 class ReminderRow(Base):
@@ -139,7 +135,7 @@ class ReminderRow(Base):
     channel: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(200))
-    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
 
@@ -151,4 +147,4 @@ class SlackUserRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tz: Mapped[str | None] = mapped_column(String(64))
     gone: Mapped[bool] = mapped_column(default=False)
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetched_at: Mapped[datetime]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, utcnow
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow
 
 _CARD_LEASE_SECONDS = 60
 _SAME_SNOOZE = timedelta(minutes=10)
@@ -109,9 +109,25 @@ def _with_children() -> Any:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Every timestamp it writes comes from ``clock``, the app's one source of "now"."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    def _audit(self, session: AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any) -> None:
+        section_key = detail.pop("section_key", None)
+        session.add(
+            AuditRow(
+                postmortem_id=postmortem_id,
+                actor=actor,
+                event=event,
+                section_key=section_key,
+                detail=detail,
+                at=self.clock.now(),
+            )
+        )
 
     async def _one(self, session: AsyncSession, *where: Any) -> PostmortemRecord | None:
         row = (await session.scalars(_with_children().where(*where))).one_or_none()
@@ -142,7 +158,13 @@ class Store:
         try:
             async with self.sessions.begin() as session:
                 session.add(
-                    PostmortemRow(team_id=team_id, channel_id=channel_id, incident_id=incident_id, created_by=user_id)
+                    PostmortemRow(
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        incident_id=incident_id,
+                        created_by=user_id,
+                        created_at=self.clock.now(),
+                    )
                 )
                 await session.flush()
         except IntegrityError:
@@ -154,7 +176,7 @@ class Store:
         created = await self.by_channel(team_id, channel_id)
         assert created is not None
         async with self.sessions.begin() as session:
-            session.add(AuditRow(postmortem_id=created.id, actor=user_id, event="started", detail={}))
+            self._audit(session, created.id, user_id, "started")
         return created, True
 
     async def save_section(
@@ -168,14 +190,8 @@ class Store:
                     session, postmortem_id, section_key, data, base_version, user_id
                 )
                 await self._touch(session, postmortem_id, user_id, data if section_key == "summary" else None)
-                session.add(
-                    AuditRow(
-                        postmortem_id=postmortem_id,
-                        actor=user_id,
-                        event="section_saved",
-                        section_key=section_key,
-                        detail={"version": new_version},
-                    )
+                self._audit(
+                    session, postmortem_id, user_id, "section_saved", section_key=section_key, version=new_version
                 )
                 return new_version
         except _Stale:
@@ -225,7 +241,12 @@ class Store:
         if base_version == 0:
             session.add(
                 SectionAnswerRow(
-                    postmortem_id=postmortem_id, section_key=section_key, data=data, version=1, updated_by=user_id
+                    postmortem_id=postmortem_id,
+                    section_key=section_key,
+                    data=data,
+                    version=1,
+                    updated_by=user_id,
+                    updated_at=self.clock.now(),
                 )
             )
             await session.flush()
@@ -237,7 +258,7 @@ class Store:
                 SectionAnswerRow.section_key == section_key,
                 SectionAnswerRow.version == base_version,
             )
-            .values(data=data, version=base_version + 1, updated_by=user_id, updated_at=utcnow())
+            .values(data=data, version=base_version + 1, updated_by=user_id, updated_at=self.clock.now())
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise _Stale
@@ -247,7 +268,7 @@ class Store:
         self, session: AsyncSession, postmortem_id: int, user_id: str, summary: dict[str, Any] | None
     ) -> None:
         """Who edited last; a saved summary also renames the incident and names the owner."""
-        values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": utcnow()}
+        values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": self.clock.now()}
         if summary:
             values["incident_id"] = summary.get("incident_id")
             values["owner"] = summary.get("owner")
@@ -258,7 +279,10 @@ class Store:
         fields = action.model_dump(exclude={"id"})
         async with self.sessions.begin() as session:
             if action.id is None:
-                row = ActionRow(postmortem_id=postmortem_id, created_by=user_id, **fields)
+                now = self.clock.now()
+                row = ActionRow(
+                    postmortem_id=postmortem_id, created_by=user_id, created_at=now, updated_at=now, **fields
+                )
                 session.add(row)
                 await session.flush()
                 action_id = row.id
@@ -267,14 +291,12 @@ class Store:
                 await session.execute(
                     update(ActionRow)
                     .where(ActionRow.id == action.id, ActionRow.postmortem_id == postmortem_id)
-                    .values(updated_at=utcnow(), **fields)
+                    .values(updated_at=self.clock.now(), **fields)
                 )
                 action_id = action.id
                 event = "action_edited"
             await self._touch(session, postmortem_id, user_id, None)
-            session.add(
-                AuditRow(postmortem_id=postmortem_id, actor=user_id, event=event, detail={"action_id": action_id})
-            )
+            self._audit(session, postmortem_id, user_id, event, action_id=action_id)
             return action_id
 
     async def want_card_render(self, postmortem_id: int) -> None:
@@ -292,7 +314,7 @@ class Store:
         One renderer at a time makes the card's edits reach Slack in order; a lease left by a
         crashed process expires.
         """
-        now = int(time.time())
+        now = int(self.clock.now().timestamp())
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(PostmortemRow)
@@ -336,6 +358,7 @@ class Store:
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
         """Load an exported postmortem; refuses to overwrite one already bound to the channel."""
+        now = self.clock.now()
         async with self.sessions.begin() as session:
             row = PostmortemRow(
                 team_id=team_id,
@@ -343,14 +366,22 @@ class Store:
                 incident_id=doc.incident_id,
                 owner=doc.owner,
                 created_by=user_id,
+                created_at=now,
             )
             session.add(row)
             await session.flush()
             for key, data in doc.answers.items():
-                session.add(SectionAnswerRow(postmortem_id=row.id, section_key=key, data=data, updated_by=user_id))
+                session.add(
+                    SectionAnswerRow(
+                        postmortem_id=row.id, section_key=key, data=data, updated_by=user_id, updated_at=now
+                    )
+                )
             for action in doc.actions:
-                session.add(ActionRow(postmortem_id=row.id, created_by=user_id, **action.model_dump(exclude={"id"})))
-            session.add(AuditRow(postmortem_id=row.id, actor=user_id, event="imported", detail={}))
+                fields = action.model_dump(exclude={"id"})
+                session.add(
+                    ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
+                )
+            self._audit(session, row.id, user_id, "imported")
             return row.id
 
     async def audit(self, postmortem_id: int) -> Sequence[AuditRow]:
@@ -396,13 +427,14 @@ class Store:
             result = await session.execute(
                 update(ActionRow)
                 .where(ActionRow.id == action_id, ActionRow.status == "open", *unless_already)
-                .values(updated_at=utcnow(), **values)
+                .values(updated_at=self.clock.now(), **values)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             postmortem_id = await session.scalar(select(ActionRow.postmortem_id).where(ActionRow.id == action_id))
-            detail = {"action_id": action_id, **{k: str(v) for k, v in values.items()}}
-            session.add(AuditRow(postmortem_id=postmortem_id, actor=user_id, event=event, detail=detail))
+            self._audit(
+                session, postmortem_id, user_id, event, action_id=action_id, **{k: str(v) for k, v in values.items()}
+            )
             await self._touch(session, postmortem_id, user_id, None)
             return True
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -14,11 +13,13 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import EVENTS_PATH, create_app, create_web_app
+from bot.clock import FixedClock
 from bot.config import Settings
 from bot.slackdev import SlackDriver, SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import Base
 from storage.store import Store
+from tests.clocks import TUESDAY_AFTERNOON, afternoon_zone
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -59,12 +60,22 @@ async def _reset(url: str) -> None:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
+def clock(request: pytest.FixtureRequest) -> FixedClock:
+    """The app's one clock, set by the test: nothing depends on the day or hour the suite runs.
+
+    A Tuesday afternoon (UTC) after the worked example's due dates, unless a test asks for
+    another instant with ``@pytest.mark.parametrize("clock", [...], indirect=True)``.
+    """
+    return FixedClock(getattr(request, "param", TUESDAY_AFTERNOON))
+
+
+@pytest.fixture
+async def store(database_url: str, clock: FixedClock) -> AsyncIterator[Store]:
     if database_url.startswith("postgresql"):
         await _reset(database_url)
     engine = create_engine(database_url)
     await upgrade(engine)
-    yield Store(engine)
+    yield Store(engine, clock)
     await engine.dispose()
 
 
@@ -116,9 +127,5 @@ async def slack(app_url: str, standin: SlackStandin) -> AsyncIterator[SlackDrive
 
 
 @pytest.fixture
-def working_zone() -> str:
-    """A fixed-offset zone where it is early afternoon now, whatever the hour of the run."""
-    hour = datetime.now(UTC).hour
-    offset = (13 - hour) % 24
-    offset = offset - 24 if offset > 14 else offset
-    return f"Etc/GMT{-offset:+d}" if offset else "UTC"
+def working_zone(clock: FixedClock) -> str:
+    return afternoon_zone(clock.now())

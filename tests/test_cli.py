@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,8 @@ async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
         "SLACK_API_URL": "http://127.0.0.1:9/api/",
         "REMINDER_UNOWNED_GRACE_HOURS": "0",
     }
-    result = cli("remind", "--dry-run", "--now", "2030-01-08T10:00:00", env=env, cwd=tmp_path)
+    later = store.clock.now() + timedelta(hours=2)  # past the unowned grace of the action created now
+    result = cli("remind", "--dry-run", "--now", later.isoformat(), env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split("\t") == ["recipient", "kind", "postmortem", "due", "action"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -49,10 +49,10 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     for user in ("U0OPS0001", "U0SAFE001", "U0RUN0001"):
         standin.add_user(user, tz="UTC")
     sweeper = create_sweeper(settings.model_copy(update={"reminder_workdays": "mon-sun"}), store)
-    noon = datetime.now(UTC).replace(hour=12) + timedelta(days=1)
-    await sweeper.sweep(noon)
+    store.clock.set(store.clock.now().replace(hour=12) + timedelta(days=1))
+    await sweeper.sweep()
     await Ledger(store).unknown(list(await Ledger(store).states())[:1], None)
-    await sweeper.sweep(noon)  # the unknown outcome makes it read the DM history
+    await sweeper.sweep()  # the unknown outcome makes it read the DM history
     await slack.app_home_opened("U0OPS0001")
     await standin.wait_until(lambda: standin.home_view("U0OPS0001"))
 

@@ -13,7 +13,7 @@ from bot.app import create_sweeper
 from bot.config import Settings
 from bot.document import CorrectiveAction
 from bot.reminders.scheduler import JOB_ID, ReminderTimer
-from bot.reminders.sweep import Sweeper
+from bot.reminders.sweep import Sweeper, SweepReport
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
 from handlers.card import refresh_card
@@ -24,16 +24,14 @@ ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"
 CHANNEL = "C0INCIDENT"
 
 
-def _next_tuesday(hour: int) -> datetime:
-    """A coming Tuesday: actions created now are past the unowned grace hour by then."""
-    day = datetime.now(UTC).date() + timedelta(days=1)
-    while day.weekday() != 1:
-        day += timedelta(days=1)
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+TUESDAY_3PM = datetime(2026, 5, 12, 15, tzinfo=UTC)  # 16:00 in London: inside working hours
+TUESDAY_3AM = TUESDAY_3PM.replace(hour=3)  # the actions are seeded a week before, at the clock's start
 
 
-TUESDAY_3PM = _next_tuesday(15)  # 15:00 or 16:00 in London: inside working hours
-TUESDAY_3AM = _next_tuesday(3)
+async def sweep_at(sweeper: Sweeper, at: datetime, *, dry_run: bool = False) -> SweepReport:
+    """Set the app's clock, then sweep: the sweep and its ledger claims read the same "now"."""
+    sweeper.store.clock.set(at)
+    return await sweeper.sweep(dry_run=dry_run)
 
 
 @pytest.fixture
@@ -80,7 +78,7 @@ async def test_one_digest_per_person_and_a_second_sweep_sends_nothing(
     today = TUESDAY_3PM.date()
     await seed((BOB, today - timedelta(days=2)), (BOB, today + timedelta(days=3)), (CAROL, today), (None, None))
 
-    report = await sweeper.sweep(TUESDAY_3PM)
+    report = await sweep_at(sweeper, TUESDAY_3PM)
 
     assert report.messages == 3 and report.claimed == 4
     (bob,) = dms(standin, BOB)
@@ -91,7 +89,7 @@ async def test_one_digest_per_person_and_a_second_sweep_sends_nothing(
     assert "*Needs an owner*" in dm_text(alice) and "Action 3" in dm_text(alice)
     assert bob["metadata"]["event_type"] == "postmortem_reminder"
 
-    again = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    again = await sweep_at(sweeper, TUESDAY_3PM + timedelta(minutes=15))
     assert again.messages == 0 and again.claimed == 0
     assert len(standin.calls_to("chat.postMessage")) == 3
 
@@ -100,9 +98,9 @@ async def test_outside_working_hours_the_reminder_waits_for_the_window(
     sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
 ) -> None:
     await seed((BOB, TUESDAY_3PM.date()))
-    assert (await sweeper.sweep(TUESDAY_3AM)).planned == 0
+    assert (await sweep_at(sweeper, TUESDAY_3AM)).planned == 0
     assert dms(standin, BOB) == []
-    assert (await sweeper.sweep(TUESDAY_3PM)).messages == 1
+    assert (await sweep_at(sweeper, TUESDAY_3PM)).messages == 1
 
 
 async def test_a_429_delays_but_does_not_lose_the_reminder(
@@ -110,7 +108,7 @@ async def test_a_429_delays_but_does_not_lose_the_reminder(
 ) -> None:
     await seed((BOB, TUESDAY_3PM.date()))
     standin.fail_next("chat.postMessage", status=429, retry_after=1)
-    report = await sweeper.sweep(TUESDAY_3PM)
+    report = await sweep_at(sweeper, TUESDAY_3PM)
     assert report.messages == 1
     assert [c.status for c in standin.calls_to("chat.postMessage")] == [429, 200]
     assert len(dms(standin, BOB)) == 1
@@ -121,10 +119,10 @@ async def test_a_refused_send_is_retried_by_a_later_sweep(
 ) -> None:
     await seed((BOB, TUESDAY_3PM.date()))
     standin.fail_next("chat.postMessage", error="internal_error")
-    first = await sweeper.sweep(TUESDAY_3PM)
+    first = await sweep_at(sweeper, TUESDAY_3PM)
     assert first.failed == 1 and dms(standin, BOB) == []
     assert list((await Ledger(store).states()).values()) == ["failed"]
-    second = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    second = await sweep_at(sweeper, TUESDAY_3PM + timedelta(minutes=15))
     assert second.messages == 1 and len(dms(standin, BOB)) == 1
 
 
@@ -133,11 +131,11 @@ async def test_an_unknown_outcome_already_in_the_history_is_not_resent(
 ) -> None:
     await seed((BOB, TUESDAY_3PM.date()))
     standin.drop_next("chat.postMessage")
-    first = await sweeper.sweep(TUESDAY_3PM)
+    first = await sweep_at(sweeper, TUESDAY_3PM)
     assert first.unknown == 1
     assert len(dms(standin, BOB)) == 1, "Slack got the message although the connection dropped"
 
-    second = await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    second = await sweep_at(sweeper, TUESDAY_3PM + timedelta(minutes=15))
     assert second.found_in_history == 1 and second.messages == 0
     assert len(standin.calls_to("chat.postMessage")) == 1
     assert list((await Ledger(store).states()).values()) == ["sent"]
@@ -147,13 +145,13 @@ async def test_an_unknown_outcome_missing_from_the_history_is_sent(
     sweeper: Sweeper, store: Store, standin: SlackStandin, seed: Seed
 ) -> None:
     await seed((BOB, TUESDAY_3PM.date()))
-    planned = await sweeper.sweep(TUESDAY_3PM, dry_run=True)
+    planned = await sweep_at(sweeper, TUESDAY_3PM, dry_run=True)
     assert planned.planned == 1 and standin.calls_to("chat.postMessage") == []
     ledger = Ledger(store)
     (claim,) = await ledger.claim_all([r for r in (await _plan(sweeper, TUESDAY_3PM))])
     await ledger.unknown([claim.reminder.key], None)  # the process died mid-request, nothing arrived
 
-    report = await sweeper.sweep(TUESDAY_3PM)
+    report = await sweep_at(sweeper, TUESDAY_3PM)
     assert report.found_in_history == 0 and report.messages == 1
     assert len(dms(standin, BOB)) == 1
 
@@ -173,7 +171,7 @@ async def test_a_deactivated_owner_makes_the_action_unowned(
 ) -> None:
     postmortem_id, _ = await seed((BOB, TUESDAY_3PM.date()))
     standin.set_user_deleted(BOB)
-    await sweeper.sweep(TUESDAY_3PM)
+    await sweep_at(sweeper, TUESDAY_3PM)
     assert dms(standin, BOB) == []
     (alice,) = dms(standin, ALICE)
     assert "*Needs an owner*" in dm_text(alice) and "Action 0" in dm_text(alice)
@@ -183,7 +181,7 @@ async def test_a_deactivated_owner_makes_the_action_unowned(
 
 async def _bob_gets_a_dm(sweeper: Sweeper, seed: Seed, standin: SlackStandin) -> tuple[int, int, dict]:
     postmortem_id, (action_id,) = await seed((BOB, TUESDAY_3PM.date()))
-    await sweeper.sweep(TUESDAY_3PM)
+    await sweep_at(sweeper, TUESDAY_3PM)
     (message,) = dms(standin, BOB)
     return postmortem_id, action_id, message
 
@@ -201,7 +199,7 @@ async def test_mark_done_double_clicked_updates_the_dm_and_the_card_once(
     events = [a.event for a in await store.audit(postmortem_id)]
     assert events.count("action_done") == 1, "a second click changes nothing more"
     assert len(standin.messages(CHANNEL)) == 1, "one card, edited in place"
-    assert (await sweeper.sweep(TUESDAY_3PM + timedelta(days=1))).planned == 0
+    assert (await sweep_at(sweeper, TUESDAY_3PM + timedelta(days=1))).planned == 0
 
 
 async def test_someone_else_is_refused_and_nothing_changes(
@@ -223,16 +221,15 @@ async def test_snooze_keeps_it_quiet_until_the_snooze_ends(
     await standin.wait_until(lambda: "Snoozed for 1 week" in dm_text(dms(standin, BOB)[0]))
     found = await store.action(action_id)
     assert found is not None and found.snoozed_until is not None
-    assert found.snoozed_until - datetime.now(UTC) > timedelta(days=6)
+    assert found.snoozed_until == TUESDAY_3PM + timedelta(weeks=1), "a week from the click, on the app's clock"
     events = [a.event for a in await store.audit(postmortem_id)]
     assert events.count("action_snoozed") == 1, "the double click snoozed once"
-    next_day = await sweeper.sweep(TUESDAY_3PM + timedelta(days=1))
+    next_day = await sweep_at(sweeper, TUESDAY_3PM + timedelta(days=1))
     assert next_day.planned == 0, "quiet while snoozed"
-    woken = found.snoozed_until + timedelta(days=1)
-    while woken.weekday() >= 5:
-        woken += timedelta(days=1)
-    after = await sweeper.sweep(woken.replace(hour=15))
-    assert after.messages == 1 and "*Overdue*" in dm_text(dms(standin, BOB)[-1]), "reminding again afterwards"
+    after = await sweep_at(sweeper, found.snoozed_until + timedelta(days=1))  # a Wednesday, 16:00 in London
+    assert len(dms(standin, BOB)) == 2 and "*Overdue*" in dm_text(dms(standin, BOB)[-1]), "reminding again afterwards"
+    (escalation,) = dms(standin, ALICE)  # 8 days overdue by then: the postmortem owner hears of it too
+    assert "overdue" in dm_text(escalation) and after.messages == 2
 
 
 async def test_reassign_moves_the_action_and_the_next_reminder(
@@ -243,7 +240,7 @@ async def test_reassign_moves_the_action_and_the_next_reminder(
     await standin.wait_until(lambda: "Reassigned to <@U0CAROL01>" in dm_text(dms(standin, BOB)[0]))
     found = await store.action(action_id)
     assert found is not None and found.action.owner == CAROL
-    await sweeper.sweep(TUESDAY_3PM + timedelta(minutes=15))
+    await sweep_at(sweeper, TUESDAY_3PM + timedelta(minutes=15))
     assert "Action 0" in dm_text(dms(standin, CAROL)[0])
 
 
@@ -277,7 +274,7 @@ async def test_the_scheduler_sweeps_at_once_and_stops_cleanly(
 ) -> None:
     standin.add_user(BOB, tz=working_zone)
     standin.add_user(ALICE, tz=working_zone)
-    await seed((BOB, datetime.now(UTC).date() - timedelta(days=1)))
+    await seed((BOB, store.clock.now().date() - timedelta(days=1)))
     every_day = settings.model_copy(update={"reminder_workdays": "mon-sun"})
     timer = ReminderTimer(create_sweeper(every_day, store), every_minutes=15)
     timer.start()

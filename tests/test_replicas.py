@@ -11,16 +11,18 @@ import os
 import socket
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot.app import create_sweeper
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.document import CorrectiveAction
 from bot.slackdev import SlackStandin
 from storage.ledger import Ledger
 from storage.store import Store
+from tests.clocks import afternoon_zone
 
 OWNERS = [f"U0OWNER{i:03d}" for i in range(8)]
 LEAD = "U0LEAD0001"
@@ -54,11 +56,9 @@ def dm_counts(standin: SlackStandin) -> Counter[str]:
 async def test_concurrent_sweeps_in_one_process_send_once(
     every_day: Settings, store: Store, standin: SlackStandin, working_zone: str
 ) -> None:
-    now = datetime.now(UTC)
-    recipients = await seed(store, standin, now, working_zone)
+    recipients = await seed(store, standin, store.clock.now(), working_zone)
     sweepers = [create_sweeper(every_day, store) for _ in range(4)]
-    swept_at = datetime.now(UTC)  # after the actions were created: unowned ones are due too
-    reports = await asyncio.gather(*(s.sweep(swept_at) for s in sweepers))
+    reports = await asyncio.gather(*(s.sweep() for s in sweepers))
     assert sum(r.messages for r in reports) == recipients
     assert set(dm_counts(standin).values()) == {1}
     assert set((await Ledger(store).states()).values()) == {"sent"}
@@ -84,12 +84,13 @@ async def _spawn(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Pro
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # replicas share PostgreSQL
 async def test_run_and_remind_processes_on_postgresql_send_every_reminder_once(
-    every_day: Settings, store: Store, standin: SlackStandin, working_zone: str
+    every_day: Settings, store: Store, standin: SlackStandin
 ) -> None:
     database_url = every_day.database_url
-    now = datetime.now(UTC)
-    recipients = await seed(store, standin, now, working_zone)
-    expected_keys = (await create_sweeper(every_day, store).sweep(datetime.now(UTC), dry_run=True)).planned
+    wall = Store(store.engine, SystemClock())  # the processes run on the wall clock, so the seed does too
+    now = wall.clock.now()
+    recipients = await seed(wall, standin, now, afternoon_zone(now))
+    expected_keys = (await create_sweeper(every_day, wall).sweep(dry_run=True)).planned
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import SlackUserRow, utcnow
+from storage.models import SlackUserRow
 from storage.store import Store
 
 CACHE_FOR = timedelta(hours=12)
@@ -43,13 +43,14 @@ class Person:
 class Directory:
     def __init__(self, store: Store, client: AsyncWebClient) -> None:
         self.sessions = store.sessions
+        self.clock = store.clock
         self.client = client
 
     async def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
         wanted = sorted(set(user_ids))
         async with self.sessions() as session:
             rows = (await session.scalars(select(SlackUserRow).where(SlackUserRow.user_id.in_(wanted)))).all()
-        fresh_after = utcnow() - CACHE_FOR
+        fresh_after = self.clock.now() - CACHE_FOR
         known = {r.user_id: Person(r.user_id, r.tz, r.gone) for r in rows if r.fetched_at > fresh_after}
         for user_id in wanted:
             if user_id not in known:
@@ -73,7 +74,9 @@ class Directory:
             return None
         try:
             async with self.sessions.begin() as session:
-                await session.merge(SlackUserRow(user_id=user_id, tz=person.tz, gone=person.gone, fetched_at=utcnow()))
+                await session.merge(
+                    SlackUserRow(user_id=user_id, tz=person.tz, gone=person.gone, fetched_at=self.clock.now())
+                )
         except IntegrityError:
             pass  # another replica cached the same answer at the same moment
         return person

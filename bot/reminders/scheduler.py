@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -16,6 +16,7 @@ from bot.reminders.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 JOB_ID = "reminder-sweep"
+FIRST_JOB_ID = "reminder-sweep-at-start"
 
 
 class ReminderTimer:
@@ -34,11 +35,11 @@ class ReminderTimer:
             "interval",
             id=JOB_ID,
             minutes=self.every_minutes,
-            next_run_time=datetime.now(UTC),
             coalesce=True,
             max_instances=1,
             misfire_grace_time=int(self.every_minutes * 60),
         )
+        self.scheduler.add_job(self._sweep, id=FIRST_JOB_ID)  # no run date: at once, on the scheduler's timer
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -50,7 +51,7 @@ class ReminderTimer:
     async def _sweep(self) -> None:
         async with self._sweeping:
             try:
-                report = await self.sweeper.sweep(datetime.now(UTC))
+                report = await self.sweeper.sweep()
             except Exception:
                 log.exception("reminder sweep failed; the next one picks up what this one missed")
                 return

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -83,7 +82,9 @@ class Sweeper:
         self.ledger = Ledger(store)
         self.directory = Directory(store, client)
 
-    async def sweep(self, now: datetime, *, dry_run: bool = False) -> SweepReport:
+    async def sweep(self, *, dry_run: bool = False) -> SweepReport:
+        """One pass at the store clock's "now", so a sweep and its ledger claims agree on the time."""
+        now = self.store.clock.now()
         contexts = await self.store.open_actions()
         by_id = {c.action.id or 0: c for c in contexts}
         users = {u for c in contexts for u in (c.action.owner, c.postmortem_owner) if is_user_id(u)}
