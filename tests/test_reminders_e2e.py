@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -305,3 +306,38 @@ async def test_app_home_buttons_work_and_refuse_others_in_a_modal(
     await slack.click(home, DONE, user=BOB)
     await standin.wait_until(lambda: "Nothing open" in json.dumps(standin.home_view(BOB)["blocks"]))
     assert (await store.get(postmortem_id)).doc.actions[0].status == "done"  # type: ignore[union-attr]
+
+
+TRICKY_STARTS = [
+    (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "Europe/Berlin"),  # the year ends mid-sweep
+    (datetime(2028, 2, 27, 22, 0, tzinfo=UTC), "America/New_York"),  # due on a leap day
+    (datetime(2027, 3, 27, 12, 0, tzinfo=UTC), "Europe/Berlin"),  # EU summer time starts on the 28th
+    (datetime(2027, 3, 13, 12, 0, tzinfo=UTC), "America/New_York"),  # US summer time starts on the 14th
+    (datetime(2026, 10, 31, 12, 0, tzinfo=UTC), "America/New_York"),  # US winter time starts on Nov 1
+    (datetime(2026, 11, 27, 20, 0, tzinfo=UTC), "Pacific/Kiritimati"),  # UTC+14: its Monday is UTC's Sunday
+]
+
+
+@pytest.mark.parametrize(("start", "zone"), TRICKY_STARTS)
+async def test_hourly_sweeps_across_tricky_dates_remind_in_working_hours_once_a_day(
+    settings: Settings, store: Store, standin: SlackStandin, seed: Seed, start: datetime, zone: str
+) -> None:
+    """Three days of hourly sweeps: DMs only in the owner's working hours, at most one per local day."""
+    local = ZoneInfo(zone)
+    standin.add_user(BOB, tz=zone)
+    standin.add_user(ALICE, tz=zone)
+    store.clock.set(start - timedelta(hours=2))
+    due = start.astimezone(local).date() + timedelta(days=1)
+    await seed((BOB, due))
+    sweeper = create_sweeper(settings, store)
+    sent_on: list[datetime] = []
+    for hour in range(72):
+        before = len(dms(standin, BOB))
+        await sweep_at(sweeper, start + timedelta(hours=hour))
+        sent_on += [store.clock.now().astimezone(local)] * (len(dms(standin, BOB)) - before)
+
+    assert sent_on, "three days always hold a working hour"
+    assert all(s.weekday() < 5 and 9 <= s.hour < 18 for s in sent_on), sent_on
+    assert len({s.date() for s in sent_on}) == len(sent_on), f"two DMs on one local day: {sent_on}"
+    due_today = [s for s, m in zip(sent_on, dms(standin, BOB), strict=True) if "*Due today*" in dm_text(m)]
+    assert [s.date() for s in due_today] == ([due] if due.weekday() < 5 else [])
