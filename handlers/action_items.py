@@ -19,10 +19,10 @@ SNOOZES = {"1d": ("1 day", timedelta(days=1)), "1w": ("1 week", timedelta(weeks=
 def item_text(context: ActionContext, phrase: str) -> str:
     action = context.action
     due = action.due.isoformat() if action.due else "no due date"
-    where = f"{context.incident_id or 'postmortem'} in <#{context.channel_id}>"
+    where = f"{render.escape(context.incident_id or 'postmortem')} in <#{context.channel_id}>"
+    facts = f"{phrase} \u00b7 due {due} \u00b7 {render.escape(action.kind)} \u00b7 {where}"
     return render.truncate(
-        f"*{action.action}*\n{phrase} \u00b7 due {due} \u00b7 {action.kind} \u00b7 {where}\n"
-        f"Owner {render.person(action.owner)}",
+        f"*{render.escape(action.action)}*\n{facts}\nOwner {render.person(action.owner)}",
         3000,
     )
 

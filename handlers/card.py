@@ -72,7 +72,10 @@ def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> 
 
 
 def _message(record: PostmortemRecord, gone: frozenset[str], today: date) -> dict[str, Any]:
-    return {"text": render.headline(record), "blocks": [b.to_dict() for b in card_blocks(record, gone, today)]}
+    return {
+        "text": render.escape(render.headline(record)),
+        "blocks": [b.to_dict() for b in card_blocks(record, gone, today)],
+    }
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:

@@ -65,7 +65,10 @@ async def _start(
     try:
         record, created = await svc.store.open_postmortem(team, channel, user, incident_id)
     except IncidentIdTaken as exc:
-        text = f":warning: {exc}. Use another incident id, or run `/postmortem start` in that channel."
+        text = (
+            f":warning: {render.escape(exc.incident_id)} already has a postmortem in <#{exc.channel_id}>. "
+            "Use another incident id, or run `/postmortem start` in that channel."
+        )
         if opened:
             await client.views_update(view_id=opened["view"]["id"], view=notice_view("Incident id in use", text))
         await respond(text=text, response_type="ephemeral")
@@ -80,7 +83,8 @@ async def _start(
         )
     if not created and incident_id and record.incident_id and incident_id != record.incident_id:
         await respond(
-            text=f"This channel already has the postmortem of *{record.incident_id}*; I opened that one.",
+            text=f"This channel already has the postmortem of *{render.escape(record.incident_id)}*; "
+            "I opened that one.",
             response_type="ephemeral",
         )
     try:
@@ -94,7 +98,8 @@ async def _status(command: dict[str, Any], context: AsyncBoltContext, respond: A
     if record is None:
         await respond(text="No postmortem in this channel yet. Start one with `/postmortem start`.")
         return
-    text = f"*{render.headline(record)}*\n{render.progress_text(record)}\n\n{render.checklist_text(record.doc)}"
+    title = render.escape(render.headline(record))
+    text = f"*{title}*\n{render.progress_text(record)}\n\n{render.checklist_text(record.doc)}"
     await respond(text=render.truncate(text, 3000), response_type="ephemeral")
 
 
@@ -105,7 +110,7 @@ async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: A
         return
     fmt = args[0].lower() if args else "yaml"
     if fmt not in exports.FORMATS:
-        await respond(text=f"Unknown export format `{fmt}`: use `yaml` or `markdown`.")
+        await respond(text=f"Unknown export format `{render.escape(fmt[:40])}`: use `yaml` or `markdown`.")
         return
     await respond(**exports.export_message(record, fmt))
 
@@ -126,7 +131,7 @@ async def handle_postmortem(
     elif sub == "help":
         await ack(text=HELP)
     else:
-        await ack(text=f"I don't know `{sub}`.\n\n{HELP}")
+        await ack(text=f"I don't know `{render.escape(sub[:40])}`.\n\n{HELP}")
 
 
 def register(app: AsyncApp) -> None:

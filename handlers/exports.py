@@ -7,17 +7,12 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.export import to_markdown, to_yaml
-from handlers.render import headline
+from handlers.render import escape, headline
 from storage.store import PostmortemRecord
 
 FORMATS = {"yaml": to_yaml, "markdown": to_markdown, "md": to_markdown}
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences
 _MAX_CHUNKS = 45  # messages hold 50 blocks
-
-
-def _escape(text: str) -> str:
-    """Slack reads &, < and > as markup even inside code blocks."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _chunks(text: str) -> list[str]:
@@ -34,14 +29,14 @@ def _chunks(text: str) -> list[str]:
 
 
 def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
-    chunks = _chunks(_escape(FORMATS[fmt](record.doc)))
-    blocks: list[Block] = [SectionBlock(text=f"*{headline(record)}* \u2014 {fmt} export")]
+    chunks = _chunks(escape(FORMATS[fmt](record.doc)))
+    blocks: list[Block] = [SectionBlock(text=f"*{escape(headline(record))}* \u2014 {fmt} export")]
     blocks += [SectionBlock(text=f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]
     if len(chunks) > _MAX_CHUNKS:
         cut = "Cut short: `postmortem-bot export` prints all of it."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut)]))
     return {
-        "text": f"{headline(record)} ({fmt})",
+        "text": f"{escape(headline(record))} ({fmt})",
         "blocks": [b.to_dict() for b in blocks],
         "response_type": "ephemeral",
     }

@@ -48,7 +48,7 @@ def _postmortem_line(record: PostmortemRecord) -> str:
     items = checklist(record.doc)
     yes = sum(item.ok for item in items)
     return (
-        f"*{render.headline(record)}* in <#{record.channel_id}>\n"
+        f"*{render.escape(render.headline(record))}* in <#{record.channel_id}>\n"
         f"Sections done {record.doc.sections_done}/10 \u00b7 checklist {yes}/{len(items)} yes"
     )
 

@@ -129,7 +129,7 @@ def conflict_view(
 
 
 def _action_line(action: CorrectiveAction) -> str:
-    return render.truncate(f"*{action.action}*\n{render.action_facts(action)}", 3000)
+    return render.truncate(f"*{render.escape(action.action)}*\n{render.action_facts(action)}", 3000)
 
 
 def actions_view(record: PostmortemRecord | None, meta: SectionMeta) -> dict[str, Any]:
@@ -173,7 +173,8 @@ def finished_view(record: PostmortemRecord) -> dict[str, Any]:
     """Where "Save & finish" lands: the whole postmortem at a glance."""
     blocks: list[Block] = [
         SectionBlock(
-            text=f":white_check_mark: *Postmortem {record.incident_id or ''} saved.* The channel card is up to date."
+            text=f":white_check_mark: *Postmortem {render.escape(record.incident_id or '')} saved.* "
+            "The channel card is up to date."
         ),
         SectionBlock(text=render.progress_text(record)),
         DividerBlock(),

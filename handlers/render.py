@@ -15,6 +15,11 @@ STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:",
 STATUS_LABELS = {"open": "open", "done": "done", "wont_do": "won't do"}
 
 
+def escape(text: str) -> str:
+    """User text inside mrkdwn: Slack reads ``<...>`` as mentions and links, so ``<!channel>`` must not survive."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
@@ -30,7 +35,7 @@ def when(moment: datetime | None) -> str:
 def person(value: str | None) -> str:
     if not value:
         return "_no owner_"
-    return f"<@{value}>" if is_user_id(value) else value
+    return f"<@{value}>" if is_user_id(value) else escape(value)
 
 
 def value_text(field: t.Field, value: Any) -> str:
@@ -40,13 +45,13 @@ def value_text(field: t.Field, value: Any) -> str:
         case t.Kind.USER:
             return person(value)
         case t.Kind.YES_NO:
-            details = f" \u2014 {value['details']}" if value.get("details") else ""
+            details = f" \u2014 {escape(value['details'])}" if value.get("details") else ""
             return t.YES_NO_LABELS[value["answer"]] + details
         case t.Kind.LINES | t.Kind.MULTI_CHOICE:
-            return ", ".join(value)
+            return escape(", ".join(value))
         case t.Kind.DATETIME:
             return when(datetime.fromisoformat(value))
-    return str(value)
+    return escape(str(value))
 
 
 def answers_text(section: t.Section, data: dict[str, Any]) -> str:
@@ -55,7 +60,7 @@ def answers_text(section: t.Section, data: dict[str, Any]) -> str:
 
 def action_facts(action: CorrectiveAction) -> str:
     due = action.due.isoformat() if action.due else "no due date"
-    return f"{person(action.owner)} \u00b7 due {due} \u00b7 {action.kind} \u00b7 {STATUS_LABELS[action.status]}"
+    return f"{person(action.owner)} \u00b7 due {due} \u00b7 {escape(action.kind)} \u00b7 {STATUS_LABELS[action.status]}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ def checklist_text(doc: Postmortem) -> str:
 
 
 def headline(record: PostmortemRecord) -> str:
+    """Plain text (header blocks); wrap it in ``escape`` wherever it becomes mrkdwn."""
     severity = record.doc.value("summary", "severity") or "no severity"
     status = record.doc.value("summary", "postmortem_status") or "draft"
     return f"Postmortem \u00b7 {record.incident_id or 'no incident id yet'} \u00b7 {severity} \u00b7 {status}"
