@@ -52,7 +52,9 @@ def section_inputs(fields: Iterable[t.Field], answers: dict[str, Any]) -> dict[s
 
 
 def metadata(view: dict[str, Any] | None) -> dict[str, Any]:
-    return json.loads((view or {}).get("private_metadata") or "{}")
+    """What the app keeps in a modal's ``private_metadata`` (``<seal>.<json>``), as Slack hands it back."""
+    sealed = (view or {}).get("private_metadata") or ""
+    return json.loads(sealed.partition(".")[2] or "{}")
 
 
 @dataclass

@@ -24,6 +24,7 @@ from handlers.modals import (
     parse_meta,
     section_view,
 )
+from handlers.permissions import NOT_FOUND, Refused, check_may_change_action
 from handlers.views import GONE, find_postmortem, meta_for
 from storage.store import PostmortemRecord
 
@@ -51,7 +52,8 @@ async def edit_section(
     if record is None:
         return
     section = t.SECTION_BY_KEY[action["value"]]
-    view = section_view(section, record, meta_for(record, section), services(context).vocabulary)
+    svc = services(context)
+    view = section_view(section, record, meta_for(svc, record, section), svc.vocabulary)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -67,7 +69,8 @@ async def continue_postmortem(
     if section is None:
         view = finished_view(record)
     else:
-        view = section_view(section, record, meta_for(record, section), services(context).vocabulary)
+        svc = services(context)
+        view = section_view(section, record, meta_for(svc, record, section), svc.vocabulary)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -86,12 +89,12 @@ async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     await ack()
     svc = services(context)
     view = body["view"]
-    meta: SectionMeta = parse_meta(view["private_metadata"], SectionMeta)
-    record = await find_postmortem(svc, meta)
+    meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
+    record = await find_postmortem(svc, meta, body)
     if record is None:
         return
     section = t.SECTION_BY_KEY[meta.section]
-    fresh = meta_for(record, section, revision=meta.revision + 1)
+    fresh = meta_for(svc, record, section, revision=meta.revision + 1)
     await client.views_update(
         view_id=view["id"], hash=view["hash"], view=section_view(section, record, fresh, svc.vocabulary)
     )
@@ -102,13 +105,18 @@ async def open_action_form(
 ) -> None:
     await ack()
     svc = services(context)
-    meta: SectionMeta = parse_meta(body["view"]["private_metadata"], SectionMeta)
-    record = await find_postmortem(svc, meta)
+    meta = parse_meta(body["view"]["private_metadata"], SectionMeta, svc.metadata_key)
+    record = await find_postmortem(svc, meta, body)
     if record is None:
         return
     action_id = int(action["value"]) if action["action_id"] == EDIT_ACTION else None
     existing = next((a for a in record.doc.actions if a.id == action_id), None)
+    if action_id is not None:
+        if existing is None:
+            raise Refused(NOT_FOUND, f"action {action_id} is not in postmortem {record.id}")
+        check_may_change_action(body["user"]["id"], existing.owner, record.owner)
     form_meta = ActionFormMeta(postmortem=record.id, action=action_id, parent_view=body["view"]["id"])
+    form_meta.keyed(svc.metadata_key)
     await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, svc.vocabulary))
 
 

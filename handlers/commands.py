@@ -53,7 +53,7 @@ async def _start(
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
     incident_id = args[0] if args else None
     summary = t.SECTIONS[0]
-    meta = SectionMeta(team=team, channel=channel, section=summary.key)
+    meta = SectionMeta(team=team, channel=channel, section=summary.key).keyed(svc.metadata_key)
     draft = {"incident_id": incident_id} if incident_id else {}
     try:
         opened = await client.views_open(

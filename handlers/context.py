@@ -12,6 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.clock import Clock
 from bot.config import Settings
 from bot.template import Vocabulary
+from handlers.metadata import metadata_key
 from storage.store import Store
 
 _KEY = "services"
@@ -25,6 +26,11 @@ class Services:
     @property
     def vocabulary(self) -> Vocabulary:
         return self.settings.vocabulary
+
+    @property
+    def metadata_key(self) -> bytes:
+        secret = self.settings.slack_signing_secret or self.settings.slack_app_token or self.settings.slack_bot_token
+        return metadata_key(secret)
 
     @property
     def clock(self) -> Clock:

@@ -14,6 +14,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.modals import notice_view
+from handlers.permissions import Refused
 
 log = logging.getLogger("postmortem_bot.errors")
 Listener = Callable[..., Awaitable[None]]
@@ -83,6 +84,32 @@ async def on_error(
     return BoltResponse(status=200, body="")
 
 
+async def refuse(refusal: Refused, kwargs: dict[str, Any]) -> None:
+    """Say no where the user is looking; before the ack, the ack itself carries the answer.
+
+    A refused form is answered with a notice pushed over it, so what the user typed stays.
+    """
+    body: dict[str, Any] = kwargs.get("body") or kwargs.get("command") or {}
+    log.warning("refused context=%s: %s", _request_context(body), refusal)
+    ack, respond, client = kwargs["ack"], kwargs.get("respond"), kwargs.get("client")
+    text = f":no_entry: {refusal.user_text}"
+    if ack.response is None:
+        if body.get("type") == "view_submission":
+            await ack(response_action="push", view=notice_view("Not saved", text))
+            return
+        if "command" in body:
+            await ack(text=text)
+            return
+        await ack()
+    container = body.get("container") or {}
+    if respond is not None and container.get("type") == "message":
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    elif client is not None and body.get("trigger_id"):
+        in_modal = (body.get("view") or {}).get("type") == "modal"
+        show = client.views_push if in_modal else client.views_open
+        await show(trigger_id=body["trigger_id"], view=notice_view("Not allowed", text))
+
+
 def guarded(listener: Listener) -> Listener:
     """Failures after the ack are reported here rather than by Bolt.
 
@@ -95,6 +122,8 @@ def guarded(listener: Listener) -> Listener:
     async def run(**kwargs: Any) -> None:
         try:
             await listener(**kwargs)
+        except Refused as refusal:
+            await refuse(refusal, kwargs)
         except Exception as error:
             if kwargs["ack"].response is None:
                 raise  # not acknowledged yet: on_error answers Slack with the apology

@@ -6,10 +6,8 @@ version it was opened on), so any replica can handle its submission.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -25,6 +23,7 @@ from bot import template as t
 from bot.document import CorrectiveAction
 from handlers import render
 from handlers.fields import input_blocks
+from handlers.metadata import Sealed
 from storage.store import PostmortemRecord, SectionSnapshot
 
 SECTION_CALLBACK = "section"
@@ -33,9 +32,10 @@ USE_THEIRS = "conflict_use_theirs"
 ADD_ACTION = "action_add"
 EDIT_ACTION = "action_edit"
 MAX_LISTED_ACTIONS = 90
+M = TypeVar("M", bound=Sealed)
 
 
-class SectionMeta(BaseModel):
+class SectionMeta(Sealed):
     """What a section modal needs to be saved by any replica."""
 
     team: str
@@ -45,17 +45,11 @@ class SectionMeta(BaseModel):
     version: int | None = None
     revision: int = 0
 
-    def dump(self) -> str:
-        return self.model_dump_json(exclude_none=True)
 
-
-class ActionFormMeta(BaseModel):
+class ActionFormMeta(Sealed):
     postmortem: int
     action: int | None = None
     parent_view: str
-
-    def dump(self) -> str:
-        return self.model_dump_json(exclude_none=True)
 
 
 def _context(text: str) -> ContextBlock:
@@ -188,5 +182,6 @@ def notice_view(title: str, text: str) -> dict[str, Any]:
     return View(type="modal", title=title[:24], close="Close", blocks=[SectionBlock(text=text)]).to_dict()
 
 
-def parse_meta(raw: str, model: type[SectionMeta] | type[ActionFormMeta]) -> Any:
-    return model.model_validate(json.loads(raw or "{}"))
+def parse_meta(raw: str, model: type[M], key: bytes) -> M:
+    """The metadata the app sealed into a view; a changed one is ``Refused``."""
+    return model.load(raw, key)

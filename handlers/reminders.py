@@ -20,7 +20,8 @@ from handlers import home, render
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text
 from handlers.context import services
 from handlers.errors import guarded
-from handlers.modals import actions_view, notice_view
+from handlers.modals import actions_view
+from handlers.permissions import Refused, check_may_change_action, check_team
 from handlers.views import meta_for, update_card
 from storage.store import ActionContext, Store
 
@@ -74,11 +75,13 @@ def clicked_action_id(body: dict[str, Any]) -> int:
     return int(body["actions"][0]["block_id"].split("-")[1])
 
 
-async def _refuse(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None, text: str) -> None:
-    if respond is not None and body.get("container", {}).get("type") == "message":
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-    else:
-        await client.views_open(trigger_id=body["trigger_id"], view=notice_view("Not yours", text))
+async def _clicked_action(store: Store, body: dict[str, Any]) -> ActionContext:
+    """The action a button names, if it exists in the clicking user's own workspace."""
+    found = await store.action(clicked_action_id(body))
+    if found is None:
+        raise Refused("That corrective action no longer exists.")
+    check_team(found.team_id, body)
+    return found
 
 
 Change = Callable[[Store, int, str], Awaitable[bool]]
@@ -95,20 +98,9 @@ async def _change(
     """Apply one button's change, if this person may, then show the state on every surface."""
     svc = services(context)
     user = body["user"]["id"]
-    action_id = clicked_action_id(body)
-    found = await svc.store.action(action_id)
-    if found is None:
-        await _refuse(body, client, respond, "That corrective action no longer exists.")
-        return
-    if user not in (found.action.owner, found.postmortem_owner):
-        await _refuse(
-            body,
-            client,
-            respond,
-            f"Only {render.person(found.action.owner)} (the action's owner) or "
-            f"{render.person(found.postmortem_owner)} (the postmortem's owner) can change this action.",
-        )
-        return
+    found = await _clicked_action(svc.store, body)
+    check_may_change_action(user, found.action.owner, found.postmortem_owner)
+    action_id = found.action.id or 0
     await change(svc.store, action_id, user)
     container = body.get("container", {})
     if container.get("type") == "message":
@@ -169,13 +161,13 @@ async def open_postmortem(
     """The postmortem's corrective-action list, where the action can be edited in full."""
     await ack()
     svc = services(context)
-    found = await svc.store.action(clicked_action_id(body))
-    record = await svc.store.get(found.postmortem_id) if found else None
+    found = await _clicked_action(svc.store, body)
+    check_may_change_action(body["user"]["id"], found.action.owner, found.postmortem_owner)
+    record = await svc.store.get(found.postmortem_id)
     if record is None:
-        await client.views_open(trigger_id=body["trigger_id"], view=notice_view("Postmortem", "It no longer exists."))
-        return
+        raise Refused("That postmortem no longer exists.")
     await client.views_open(
-        trigger_id=body["trigger_id"], view=actions_view(record, meta_for(record, t.ACTIONS_SECTION))
+        trigger_id=body["trigger_id"], view=actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION))
     )
 
 

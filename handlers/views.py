@@ -27,20 +27,30 @@ from handlers.modals import (
     parse_meta,
     section_view,
 )
+from handlers.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
 from storage.store import Conflict, IncidentIdTaken, PostmortemRecord
 
 log = logging.getLogger(__name__)
 GONE = "This postmortem no longer exists. Start a new one with `/postmortem start`."
 
 
-async def find_postmortem(svc: Services, meta: SectionMeta) -> PostmortemRecord | None:
-    """By id, or by channel for a modal opened before the postmortem row existed."""
+async def find_postmortem(svc: Services, meta: SectionMeta, body: dict[str, Any]) -> PostmortemRecord | None:
+    """By id, or by channel for a modal opened before the postmortem row existed.
+
+    The record must be the one of the team and channel the modal was opened for, and the
+    request must come from that team: a modal's metadata never reaches another workspace's data.
+    """
+    check_team(meta.team, body)
     if meta.postmortem is not None:
-        return await svc.store.get(meta.postmortem)
-    return await svc.store.by_channel(meta.team, meta.channel)
+        record = await svc.store.get(meta.postmortem)
+    else:
+        record = await svc.store.by_channel(meta.team, meta.channel)
+    if record is not None and (record.team_id, record.channel_id) != (meta.team, meta.channel):
+        raise Refused(NOT_FOUND, f"metadata of {meta.team}/{meta.channel} names postmortem {record.id}")
+    return record
 
 
-def meta_for(record: PostmortemRecord, section: t.Section, revision: int = 0) -> SectionMeta:
+def meta_for(svc: Services, record: PostmortemRecord, section: t.Section, revision: int = 0) -> SectionMeta:
     return SectionMeta(
         team=record.team_id,
         channel=record.channel_id,
@@ -48,7 +58,7 @@ def meta_for(record: PostmortemRecord, section: t.Section, revision: int = 0) ->
         postmortem=record.id,
         version=record.version(section.key),
         revision=revision,
-    )
+    ).keyed(svc.metadata_key)
 
 
 async def update_card(client: AsyncWebClient, svc: Services, postmortem_id: int) -> None:
@@ -94,9 +104,9 @@ async def submit_section(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     svc = services(context)
-    meta: SectionMeta = parse_meta(view["private_metadata"], SectionMeta)
+    meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
     section = t.SECTION_BY_KEY[meta.section]
-    record = await find_postmortem(svc, meta)
+    record = await find_postmortem(svc, meta, body)
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
@@ -111,7 +121,8 @@ async def submit_section(
         await ack(response_action="update", view=finished_view(record))
     else:  # the next section's stored answers and version are not changed by this save
         await ack(
-            response_action="update", view=section_view(following, record, meta_for(record, following), svc.vocabulary)
+            response_action="update",
+            view=section_view(following, record, meta_for(svc, record, following), svc.vocabulary),
         )
     await update_card(client, svc, record.id)
 
@@ -120,13 +131,18 @@ async def submit_action(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     svc = services(context)
-    meta: ActionFormMeta = parse_meta(view["private_metadata"], ActionFormMeta)
+    meta = parse_meta(view["private_metadata"], ActionFormMeta, svc.metadata_key)
     record = await svc.store.get(meta.postmortem)
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
+    check_team(record.team_id, body)
     state = view["state"]["values"]
     previous = next((a for a in record.doc.actions if a.id == meta.action), None)
+    if meta.action is not None:
+        if previous is None:
+            raise Refused(NOT_FOUND, f"action {meta.action} is not in postmortem {record.id}")
+        check_may_change_action(body["user"]["id"], previous.owner, record.owner)
     raw = read_state(t.ACTION_FIELDS, state, previous.model_dump(mode="json") if previous else None)
     try:
         action = validate_action(raw, meta.action, svc.vocabulary)
@@ -137,7 +153,9 @@ async def submit_action(
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
-    await client.views_update(view_id=meta.parent_view, view=actions_view(record, meta_for(record, t.ACTIONS_SECTION)))
+    await client.views_update(
+        view_id=meta.parent_view, view=actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION))
+    )
     await update_card(client, svc, record.id)
 
 

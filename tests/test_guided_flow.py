@@ -12,8 +12,10 @@ from bot import template as t
 from bot.demo import Walkthrough, metadata, section_inputs
 from bot.slackdev import Signing, SlackDriver, SlackStandin
 from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
-from handlers.modals import EDIT_ACTION, USE_THEIRS
+from handlers.metadata import metadata_key
+from handlers.modals import EDIT_ACTION, USE_THEIRS, SectionMeta
 from storage.store import Store
+from tests.conftest import SIGNING_SECRET
 
 CHANNEL = "C0INCIDENT"
 ALICE, BOB = example.OWNER, example.SAFETY_LEAD
@@ -273,7 +275,8 @@ async def test_a_failing_handler_tells_the_user_and_the_app_keeps_serving(
 ) -> None:
     view = await walker(slack, standin).start("inc-18")
     kept = {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "blocks")}
-    assert standin.replace_view(view["id"], {**kept, "private_metadata": "{not json"}) == []
+    broken = SectionMeta(**{**metadata(view), "section": "no-such"}).keyed(metadata_key(SIGNING_SECRET)).dump()
+    assert standin.replace_view(view["id"], {**kept, "private_metadata": broken}) == []
     result = await slack.submit(standin.view(view["id"]), user=ALICE)
     assert result.status == 200 and result.view is not None
     assert result.view["title"]["text"] == "Not saved"

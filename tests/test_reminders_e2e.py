@@ -300,7 +300,7 @@ async def test_app_home_buttons_work_and_refuse_others_in_a_modal(
 
     await slack.click(home, DONE, user=CAROL)  # a view Carol should not have: refused, nothing changes
     refusal = await standin.wait_until(lambda: standin.current_view(CAROL))
-    assert refusal["title"]["text"] == "Not yours"
+    assert refusal["title"]["text"] == "Not allowed"
     assert (await store.get(postmortem_id)).doc.actions[0].status == "open"  # type: ignore[union-attr]
 
     await slack.click(home, DONE, user=BOB)
