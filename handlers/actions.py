@@ -16,10 +16,13 @@ from handlers.errors import guarded
 from handlers.modals import (
     ADD_ACTION,
     EDIT_ACTION,
+    NEXT_PAGE,
+    PREVIOUS_PAGE,
     USE_THEIRS,
     ActionFormMeta,
     SectionMeta,
     action_form,
+    actions_view,
     finished_view,
     parse_meta,
     section_view,
@@ -120,6 +123,25 @@ async def open_action_form(
     await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, svc.vocabulary))
 
 
+async def turn_page(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Previous and Next under section 8's list: the same modal, showing the page before or after.
+
+    No ``hash``: every update of this view renders the stored actions, so the last one is right.
+    """
+    await ack()
+    svc = services(context)
+    view = body["view"]
+    meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
+    record = await find_postmortem(svc, meta, body)
+    if record is None:
+        return
+    page = max(0, (meta.page or 0) + (1 if action["action_id"] == NEXT_PAGE else -1))
+    fresh = meta_for(svc, record, t.ACTIONS_SECTION).model_copy(update={"page": page})
+    await client.views_update(view_id=view["id"], view=actions_view(record, fresh))
+
+
 def register(app: AsyncApp) -> None:
     app.action(CARD_EDIT)(guarded(edit_section))
     app.action(CARD_CONTINUE)(guarded(continue_postmortem))
@@ -127,3 +149,5 @@ def register(app: AsyncApp) -> None:
     app.action(USE_THEIRS)(guarded(use_theirs))
     app.action(ADD_ACTION)(guarded(open_action_form))
     app.action(EDIT_ACTION)(guarded(open_action_form))
+    app.action(PREVIOUS_PAGE)(guarded(turn_page))
+    app.action(NEXT_PAGE)(guarded(turn_page))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import Field
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -31,8 +32,13 @@ ACTION_FORM_CALLBACK = "action_form"
 USE_THEIRS = "conflict_use_theirs"
 ADD_ACTION = "action_add"
 EDIT_ACTION = "action_edit"
-MAX_LISTED_ACTIONS = 90
 M = TypeVar("M", bound=Sealed)
+PREVIOUS_PAGE = "action_page_previous"
+NEXT_PAGE = "action_page_next"
+ACTIONS_PER_PAGE = 20
+ACTION_LINE_CHARS = 300
+"""An action's text in section 8's list (all of it is in its Edit form): a page of such lines is
+at most about 115 kB of view JSON even if every character is an emoji, under Slack's 250 kB."""
 
 
 class SectionMeta(Sealed):
@@ -44,6 +50,8 @@ class SectionMeta(Sealed):
     postmortem: int | None = None
     version: int | None = None
     revision: int = 0
+    page: int | None = Field(default=None, ge=0)
+    """Section 8's page of corrective actions, turned by Previous and Next."""
 
 
 class ActionFormMeta(Sealed):
@@ -123,15 +131,36 @@ def conflict_view(
 
 
 def _action_line(action: CorrectiveAction) -> str:
-    return render.truncate(f"*{render.escape(action.action)}*\n{render.action_facts(action)}", 3000)
+    return f"*{render.escape(render.truncate(action.action, ACTION_LINE_CHARS))}*\n{render.action_facts(action)}"
 
 
-def actions_view(record: PostmortemRecord | None, meta: SectionMeta) -> dict[str, Any]:
-    """Section 8: each corrective action with Edit, and a button that pushes the action form."""
+def _page_controls(page: int, pages: int) -> list[ButtonElement]:
+    buttons = []
+    if page > 0:
+        buttons.append(ButtonElement(text="\u25c0 Previous", action_id=PREVIOUS_PAGE))
+    if page < pages - 1:
+        buttons.append(ButtonElement(text="Next \u25b6", action_id=NEXT_PAGE))
+    return buttons
+
+
+def _page(actions: list[CorrectiveAction], requested: int, focus: int | None) -> tuple[int, int]:
+    """(page, pages): the page showing action ``focus`` if there is one, else ``requested`` or the last."""
+    pages = max(1, -(-len(actions) // ACTIONS_PER_PAGE))
+    ids = [a.id for a in actions]
+    if focus is not None and focus in ids:
+        return ids.index(focus) // ACTIONS_PER_PAGE, pages
+    return min(requested, pages - 1), pages
+
+
+def actions_view(record: PostmortemRecord | None, meta: SectionMeta, focus: int | None = None) -> dict[str, Any]:
+    """Section 8: a page of corrective actions, each with Edit, Previous/Next, and a button that
+    pushes the action form; ``focus`` (an action id) picks the page that shows it."""
     section = t.ACTIONS_SECTION
     actions = record.doc.actions if record else []
+    page, pages = _page(actions, meta.page or 0, focus)
+    first = page * ACTIONS_PER_PAGE
     blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
-    for action in actions[:MAX_LISTED_ACTIONS]:
+    for action in actions[first : first + ACTIONS_PER_PAGE]:
         blocks.append(
             SectionBlock(
                 block_id=f"action-{action.id}",
@@ -139,14 +168,13 @@ def actions_view(record: PostmortemRecord | None, meta: SectionMeta) -> dict[str
                 accessory=ButtonElement(text="Edit", action_id=EDIT_ACTION, value=str(action.id)),
             )
         )
-    if len(actions) > MAX_LISTED_ACTIONS:
-        blocks.append(_context(f"+{len(actions) - MAX_LISTED_ACTIONS} more: see `/postmortem export`."))
     if not actions:
         blocks.append(SectionBlock(text="_No corrective actions yet._"))
-    blocks.append(
-        ActionsBlock(elements=[ButtonElement(text="Add corrective action", action_id=ADD_ACTION, style="primary")])
-    )
-    return _modal(section, meta, blocks, _submit_label(section))
+    if pages > 1:
+        blocks.append(_context(f"Page {page + 1} of {pages} \u00b7 {len(actions)} corrective actions"))
+    add = ButtonElement(text="Add corrective action", action_id=ADD_ACTION, style="primary")
+    blocks.append(ActionsBlock(elements=[*_page_controls(page, pages), add]))
+    return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(section))
 
 
 def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, vocabulary: t.Vocabulary) -> dict[str, Any]:

@@ -149,13 +149,12 @@ async def submit_action(
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
-    await svc.store.save_action(record.id, action, body["user"]["id"])
+    saved = await svc.store.save_action(record.id, action, body["user"]["id"])
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
-    await client.views_update(
-        view_id=meta.parent_view, view=actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION))
-    )
+    listed = actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION), focus=saved)
+    await client.views_update(view_id=meta.parent_view, view=listed)
     await update_card(client, svc, record.id)
 
 

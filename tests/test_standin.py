@@ -304,6 +304,35 @@ async def test_views_publish_keeps_one_home_per_user(standin: SlackStandin, clie
     assert standin.home_view(ALICE) == second
 
 
+def emoji_sections(count: int) -> list[dict[str, Any]]:
+    """Sections of 3,000 emoji: 36 kB each in the JSON a view travels in, though 12 kB in UTF-8."""
+    return [
+        {"type": "section", "block_id": f"s{i}", "text": {"type": "mrkdwn", "text": "\U0001f6a8" * 3000}}
+        for i in range(count)
+    ]
+
+
+async def test_a_view_over_250_kb_is_view_too_large_wherever_it_is_sent(
+    standin: SlackStandin, client: AsyncWebClient
+) -> None:
+    big, fits = modal(emoji_sections(7)), modal(emoji_sections(6))
+
+    refused = await slack_error(client.views_open(trigger_id=standin.issue_trigger(ALICE), view=big))
+    opened = (await client.views_open(trigger_id=standin.issue_trigger(ALICE), view=fits))["view"]
+    trigger_id = standin.issue_trigger(ALICE, view_id=opened["id"])
+    not_pushed = await slack_error(client.views_push(trigger_id=trigger_id, view=big))
+    not_updated = await slack_error(client.views_update(view_id=opened["id"], view=big))
+    not_published = await slack_error(
+        client.views_publish(user_id=ALICE, view={"type": "home", "blocks": big["blocks"]})
+    )
+
+    assert [refused, not_pushed, not_updated, not_published] == [{"ok": False, "error": "view_too_large"}] * 4
+    assert standin.open_modal_stack(ALICE) == [standin.view(opened["id"])] and standin.home_view(ALICE) is None
+    assert standin.current_view(ALICE)["blocks"] == opened["blocks"]  # type: ignore[index]
+    assert standin.replace_view(opened["id"], big) == ["view_too_large: the view is greater than 250kb"]
+    assert standin.push_view(ALICE, big) == ["view_too_large: the view is greater than 250kb"]
+
+
 # --------------------------------------------------------------------------
 # messages
 

@@ -44,6 +44,10 @@ TRIGGER_TTL_SECONDS = 3.0
 MAX_VIEW_STACK = 3
 """A modal stack holds the opened view plus at most two pushed ones."""
 MAX_MODAL_BLOCKS = 100
+MAX_VIEW_BYTES = 250_000
+"""Slack refuses a view "greater than 250kb" with ``view_too_large``.  Measured on the JSON
+slack_sdk and Bolt send (non-ASCII escaped, so an emoji counts 12 bytes) against 250,000
+bytes: the strictest reading of Slack's wording, so a view passing here passes there."""
 MAX_MESSAGE_BLOCKS = 50
 MAX_MESSAGE_TEXT = 40_000
 
@@ -277,6 +281,14 @@ def _check_modal_chrome(lim: _Limits, view: JSON) -> None:
     has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
     if has_input and "submit" not in view:
         lim.fail("missing required field: submit (required when using input blocks)", "/view")
+
+
+def view_too_large(view: Any) -> bool:
+    return len(json.dumps(view)) > MAX_VIEW_BYTES
+
+
+def _size_problems(view: Any) -> list[str]:
+    return ["view_too_large: the view is greater than 250kb"] if view_too_large(view) else []
 
 
 def message_violations(params: JSON) -> list[str]:
@@ -795,7 +807,7 @@ class SlackStandin:
     def replace_view(self, view_id: str, view: Any) -> list[str]:
         """Apply ``response_action: update``; returns Slack's complaints, if any."""
         stored = self._views[view_id]
-        problems = view_violations(view, kind=stored["type"])
+        problems = view_violations(view, kind=stored["type"]) + _size_problems(view)
         if not problems:
             self._store_update(stored, view)
         return problems
@@ -803,7 +815,7 @@ class SlackStandin:
     def push_view(self, user_id: str, view: Any) -> list[str]:
         """Apply ``response_action: push``; returns Slack's complaints, if any."""
         stack = self._stacks.get(user_id, [])
-        problems = view_violations(view, kind="modal")
+        problems = view_violations(view, kind="modal") + _size_problems(view)
         if not stack:
             problems.append("not_found: the user has no open modal")
         elif len(stack) >= MAX_VIEW_STACK:
@@ -955,6 +967,8 @@ class SlackStandin:
     def _checked_view(self, params: JSON, kind: str, *, replacing: str | None = None) -> JSON:
         """The request's view, if Slack would accept it (in place of ``replacing``)."""
         view = params.get("view")
+        if view_too_large(view):
+            raise _ApiError("view_too_large")
         problems = view_violations(view, kind=kind)
         if problems:
             raise _invalid_arguments(problems)
