@@ -22,7 +22,7 @@ def item_text(context: ActionContext, phrase: str) -> str:
     where = f"{render.escape(context.incident_id or 'postmortem')} in <#{context.channel_id}>"
     facts = f"{phrase} \u00b7 due {due} \u00b7 {render.escape(action.kind)} \u00b7 {where}"
     return render.truncate(
-        f"*{render.escape(action.action)}*\n{facts}\nOwner {render.person(action.owner)}",
+        f"*{render.action_title(action)}*\n{facts}\nOwner {render.person(action.owner)}",
         3000,
     )
 

@@ -36,9 +36,6 @@ M = TypeVar("M", bound=Sealed)
 PREVIOUS_PAGE = "action_page_previous"
 NEXT_PAGE = "action_page_next"
 ACTIONS_PER_PAGE = 20
-ACTION_LINE_CHARS = 300
-"""An action's text in section 8's list (all of it is in its Edit form): a page of such lines is
-at most about 115 kB of view JSON even if every character is an emoji, under Slack's 250 kB."""
 
 
 class SectionMeta(Sealed):
@@ -131,7 +128,7 @@ def conflict_view(
 
 
 def _action_line(action: CorrectiveAction) -> str:
-    return f"*{render.escape(render.truncate(action.action, ACTION_LINE_CHARS))}*\n{render.action_facts(action)}"
+    return f"*{render.action_title(action)}*\n{render.action_facts(action)}"
 
 
 def _page_controls(page: int, pages: int) -> list[ButtonElement]:

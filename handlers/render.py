@@ -58,6 +58,16 @@ def answers_text(section: t.Section, data: dict[str, Any]) -> str:
     return "\n".join(f"*{f.label}:* {value_text(f, data.get(f.key))}" for f in section.fields)
 
 
+ACTION_LINE_CHARS = 300
+"""An action's text where it is listed (all of it is in its Edit form): a page of 20 such lines is
+at most about 115 kB of view JSON even if every character is an emoji, under Slack's 250 kB."""
+
+
+def action_title(action: CorrectiveAction) -> str:
+    """The action's text as one line of a list: cut to ``ACTION_LINE_CHARS`` and escaped."""
+    return escape(truncate(action.action, ACTION_LINE_CHARS))
+
+
 def action_facts(action: CorrectiveAction) -> str:
     due = action.due.isoformat() if action.due else "no due date"
     return f"{person(action.owner)} \u00b7 due {due} \u00b7 {escape(action.kind)} \u00b7 {STATUS_LABELS[action.status]}"

@@ -341,3 +341,17 @@ async def test_hourly_sweeps_across_tricky_dates_remind_in_working_hours_once_a_
     assert len({s.date() for s in sent_on}) == len(sent_on), f"two DMs on one local day: {sent_on}"
     due_today = [s for s, m in zip(sent_on, dms(standin, BOB), strict=True) if "*Due today*" in dm_text(m)]
     assert [s.date() for s in due_today] == ([due] if due.weekday() < 5 else [])
+
+
+async def test_app_home_stays_within_slacks_view_size_with_long_emoji_actions(
+    store: Store, standin: SlackStandin, slack: SlackDriver, people: None, seed: Seed
+) -> None:
+    postmortem_id, _ = await seed()
+    wordy = "\U0001f525" * 2999 + "!"  # the longest action text, every character an emoji
+    for _ in range(30):
+        await store.save_action(postmortem_id, CorrectiveAction(action=wordy, kind="other", owner=BOB), ALICE)
+    await slack.app_home_opened(BOB)
+    home = await standin.wait_until(lambda: standin.home_view(BOB))
+    assert [c.response["error"] for c in standin.calls_to("views.publish") if not c.response["ok"]] == []
+    listed = [b for b in home["blocks"] if "\U0001f525\u2026" in (b.get("text") or {}).get("text", "")]
+    assert len(listed) == 30, "each action listed, its text cut short"
