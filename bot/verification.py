@@ -19,12 +19,16 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger("postmortem_bot.requests")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 WINDOW_SECONDS = 5 * 60
 """SignatureVerifier's replay window; repeated here only to tell a stale request from a forged one."""
@@ -124,26 +128,30 @@ _SHAPES: dict[str, type[BaseModel]] = {
 """What Slack always sends with each kind of request; kinds the bot does not handle are Bolt's to answer."""
 
 
-def verify_slack_requests(path: str, signing_secret: str) -> Middleware:
-    """An aiohttp middleware that checks every POST to ``path`` before it reaches Bolt."""
+def slack_endpoint(app: AsyncApp, signing_secret: str) -> Handler:
+    """The handler of Slack's POSTs: check the request, then hand Bolt the body as read here.
+
+    Bolt's own adapter would parse the body again, and reads any form that merely contains
+    the word "payload" (a channel named payload-team, a command ``start payload-7``) as empty.
+    """
     verifier = _BytesVerifier(signing_secret)
 
-    @web.middleware
-    async def verify(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != path or request.method != "POST":
-            return await handler(request)
+    async def endpoint(request: web.Request) -> web.StreamResponse:
         try:
-            await _check(request, verifier)
+            body = await _check(request, verifier)
         except Refused as refusal:
             log.warning("refused a request from %s with HTTP %s: %s", request.remote, refusal.status, refusal)
             said = str(refusal) if refusal.status == 400 else "unauthenticated"  # no hints for a forger
             return web.json_response({"ok": False, "error": said}, status=refusal.status)
-        return await handler(request)
+        bolt_request = AsyncBoltRequest(body=await request.text(), query=request.query_string, headers=request.headers)
+        bolt_request.body = body
+        bolt_request.context = build_async_context(AsyncBoltContext({}), body)
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
-    return verify
+    return endpoint
 
 
-async def _check(request: web.Request, verifier: SignatureVerifier) -> None:
+async def _check(request: web.Request, verifier: SignatureVerifier) -> dict[str, Any]:
     raw = await request.read()
     body: Any = None
     unreadable = ""
@@ -152,11 +160,11 @@ async def _check(request: web.Request, verifier: SignatureVerifier) -> None:
     except (ValueError, LookupError) as error:  # not text in its charset, or not JSON
         unreadable = f"unreadable body: {error}"
     if isinstance(body, dict) and body.get("ssl_check") == "1":
-        return  # Slack's unsigned check of the TLS setup: Bolt answers it with an empty 200, nothing runs
+        return body  # Slack's unsigned check of the TLS setup: Bolt answers it with an empty 200, nothing runs
     _authenticate(verifier, request.headers, raw)
     if unreadable:
         raise Refused(400, unreadable)
-    _check_shape(body)
+    return _check_shape(body)
 
 
 def _parse(text: str, content_type: str) -> Any:
@@ -183,7 +191,7 @@ def _authenticate(verifier: SignatureVerifier, headers: Mapping[str, str], raw: 
     raise Refused(401, "the signature does not match the body")
 
 
-def _check_shape(body: Any) -> None:
+def _check_shape(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Refused(400, f"the body is a JSON {type(body).__name__}, not an object")
     kind = "slash_command" if "command" in body else body.get("type")
@@ -191,10 +199,11 @@ def _check_shape(body: Any) -> None:
         raise Refused(400, "the body has no type")
     shape = _SHAPES.get(kind)
     if shape is None:
-        return
+        return body
     try:
         shape.model_validate(body)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise Refused(400, f"{kind} with a bad {where}: {first['msg']}") from None
+    return body

@@ -332,3 +332,13 @@ async def test_a_channel_the_bot_is_not_in_gets_an_invite_hint_and_a_card_later(
 
     await walker(slack, standin).start("inc-20")  # after the invite: the same postmortem, now with its card
     assert len(standin.messages(CHANNEL)) == 1
+
+
+async def test_the_word_payload_in_a_command_or_channel_name_is_no_problem(
+    slack: SlackDriver, standin: SlackStandin
+) -> None:
+    """Bolt alone reads any form containing "payload" as an empty request (and answers 404)."""
+    result = await slack.command("start payload-7", user=ALICE, channel=CHANNEL, channel_name="payload-team")
+    assert result.status == 200
+    view = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and metadata(v).get("postmortem") and v)
+    assert input_value(view, "incident_id") == "payload-7"
