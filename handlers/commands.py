@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
+from bot.document import INCIDENT_ID_RULE, incident_id_problem
 from handlers import exports, render
 from handlers.card import CardNotPosted, refresh_card
 from handlers.context import services
@@ -48,10 +49,14 @@ async def _start(
     if _in_dm(command):
         await ack(text=NOT_IN_DM)
         return
+    incident_id = " ".join(args) or None
+    problem = incident_id_problem(incident_id) if incident_id else None
+    if problem:
+        await ack(text=f":warning: That is not an incident id I can use. {problem}\n{INCIDENT_ID_RULE}")
+        return
     await ack()
     svc = services(context)
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-    incident_id = args[0] if args else None
     summary = t.SECTIONS[0]
     meta = SectionMeta(team=team, channel=channel, section=summary.key)
     draft = {"incident_id": incident_id} if incident_id else {}
