@@ -97,6 +97,8 @@ async def submit_section(
     meta: SectionMeta = parse_meta(view["private_metadata"], SectionMeta)
     section = t.SECTION_BY_KEY[meta.section]
     record = await find_postmortem(svc, meta)
+    if record is None and meta.postmortem is None:  # opened by a start whose postmortem was not created
+        record, _ = await svc.store.open_postmortem(meta.team, meta.channel, body["user"]["id"], None)
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
