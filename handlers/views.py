@@ -7,10 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
 from bot.document import SectionErrors, validate_action, validate_section
+from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers.card import CardNotPosted, refresh_card
 from handlers.context import Services, services
 from handlers.errors import guarded
@@ -52,10 +54,15 @@ def meta_for(record: PostmortemRecord, section: t.Section, revision: int = 0) ->
 
 
 async def update_card(client: AsyncWebClient, svc: Services, postmortem_id: int) -> None:
+    """After a change is stored: a card Slack did not take is logged, never reported as a failed save.
+
+    Every refresh renders the newest state, so the next one brings the card up to date.
+    """
     try:
         await refresh_card(client, svc.store, postmortem_id)
-    except CardNotPosted as exc:
-        log.warning("card not posted for postmortem %s: %s", postmortem_id, exc)
+    except (CardNotPosted, SlackApiError, *UNKNOWN_OUTCOME) as exc:
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
+        log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
 
 
 async def _save_answers(
