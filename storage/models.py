@@ -55,6 +55,7 @@ class PostmortemRow(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     card_lease: Mapped[str | None] = mapped_column(String(32))
+    card_post_started: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(150), index=True)
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
