@@ -142,7 +142,7 @@ async def submit_action(
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
-    await svc.store.save_action(record.id, action, body["user"]["id"])
+    await svc.store.save_action(record.id, action, body["user"]["id"], form_view=view["id"])
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None

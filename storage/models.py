@@ -84,8 +84,13 @@ class SectionAnswerRow(Base):
 
 
 class ActionRow(Base):
+    """One corrective action; ``form_view`` is the form that created it, so a doubled submission creates it once."""
+
     __tablename__ = "corrective_actions"
-    __table_args__ = (Index("ix_corrective_actions_open", "status", "due"),)
+    __table_args__ = (
+        Index("ix_corrective_actions_open", "status", "due"),
+        UniqueConstraint("postmortem_id", "form_view", name="uq_corrective_actions_form"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
@@ -97,6 +102,7 @@ class ActionRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     status_reason: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None]
+    form_view: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

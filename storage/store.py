@@ -255,12 +255,35 @@ class Store:
             values["owner"] = summary.get("owner")
         await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
 
-    async def save_action(self, postmortem_id: int, action: CorrectiveAction, user_id: str) -> int:
-        """Insert a new corrective action, or update the one with ``action.id``."""
+    async def save_action(
+        self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None = None
+    ) -> int:
+        """Insert a new corrective action, or update the one with ``action.id``.
+
+        A new action is stored once per ``form_view`` (the form it was typed in): the same
+        submission delivered twice, even at once, returns the action the first one created.
+        """
+        try:
+            return await self._write_action(postmortem_id, action, user_id, form_view)
+        except IntegrityError:
+            created = await self._action_of_form(postmortem_id, form_view) if form_view else None
+            if created is None:
+                raise
+            return created
+
+    async def _action_of_form(self, postmortem_id: int, form_view: str) -> int | None:
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(ActionRow.id).where(ActionRow.postmortem_id == postmortem_id, ActionRow.form_view == form_view)
+            )
+
+    async def _write_action(
+        self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None
+    ) -> int:
         fields = action.model_dump(exclude={"id"})
         async with self.sessions.begin() as session:
             if action.id is None:
-                row = ActionRow(postmortem_id=postmortem_id, created_by=user_id, **fields)
+                row = ActionRow(postmortem_id=postmortem_id, created_by=user_id, form_view=form_view, **fields)
                 session.add(row)
                 await session.flush()
                 action_id = row.id
