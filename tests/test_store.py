@@ -105,3 +105,17 @@ async def test_an_action_form_saved_twice_creates_one_action(store: Store) -> No
     stored = await store.get(record.id)
     assert stored is not None and len(stored.doc.actions) == 3
     assert [a.event for a in await store.audit(record.id)].count("action_added") == 3
+
+
+async def test_a_save_on_an_outdated_version_is_a_conflict_and_overwrites_nothing(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    data = validate_section("artifacts", ANSWERS["artifacts"])
+    assert await store.save_section(record.id, "artifacts", data, 0, "UALICE") == 1
+    alices = {**data, "trace_id": "trace-alice"}
+    bobs = {**data, "trace_id": "trace-bob"}
+    assert await store.save_section(record.id, "artifacts", alices, 1, "UALICE") == 2
+    with pytest.raises(Conflict) as conflict:
+        await store.save_section(record.id, "artifacts", bobs, 1, "UBOB")  # Bob opened it at version 1
+    assert conflict.value.current.version == 2 and conflict.value.current.data["trace_id"] == "trace-alice"
+    stored = await store.section(record.id, "artifacts")
+    assert (stored.version, stored.data["trace_id"], stored.updated_by) == (2, "trace-alice", "UALICE")
