@@ -7,6 +7,7 @@ Each section's validation model is generated from the template, so a field decla
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -27,6 +28,12 @@ from pydantic_core import PydanticCustomError
 from bot import template as t
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+INCIDENT_ID_MAX = 64
+INCIDENT_ID_MARKUP = "<>&|`"
+INCIDENT_ID_RULE = (
+    f"An incident id is one word of at most {INCIDENT_ID_MAX} characters, like `inc-2026-04-09-001`, "
+    "without angle brackets, ampersands, pipes or backticks."
+)
 SectionState = Literal["done", "partial", "empty"]
 ActionStatus = Literal["open", "done", "wont_do"]
 
@@ -61,6 +68,36 @@ class CorrectiveAction(BaseModel):
         if self.status == "wont_do" and not self.status_reason:
             raise PydanticCustomError("reason_required", "Say why this action won't be done.", {"loc": "status_reason"})
         return self
+
+
+def incident_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an incident id, or None when it can.
+
+    Any token is accepted, in any format teams already use; it only has to fit where the id
+    goes: the database column, one text input, and Slack messages in which ``<``, ``>`` and
+    ``&`` start markup (``|`` splits a link, a backtick ends code) and whitespace or control
+    characters split or hide it.
+    """
+    if not value:
+        return "This is required."
+    if len(value) > INCIDENT_ID_MAX:
+        return f"Use at most {INCIDENT_ID_MAX} characters."
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in value):
+        return "Use one word: no spaces, line breaks or control characters."
+    if any(c in INCIDENT_ID_MARKUP for c in value):
+        return "Leave out angle brackets, ampersands, pipes and backticks: Slack reads them as formatting."
+    return None
+
+
+def _valid_incident_id(value: str) -> str:
+    problem = incident_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+IncidentId = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_valid_incident_id)]
+INCIDENT_ID_FIELD = t.SECTION_BY_KEY["summary"].field("incident_id")
 
 
 def is_user_id(value: object) -> bool:
@@ -117,7 +154,7 @@ def section_model(
     section = t.SECTION_BY_KEY[section_key]
     fields: dict[str, Any] = {}
     for f in section.fields:
-        value_type = _value_type(f, vocabulary)
+        value_type = IncidentId if f is INCIDENT_ID_FIELD else _value_type(f, vocabulary)
         fields[f.key] = (value_type, ...) if f.required and not partial else (value_type | None, None)
     return create_model(
         f"{'Partial' if partial else 'Section'}_{section_key}",

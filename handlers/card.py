@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -27,6 +27,10 @@ CARD_EDIT = "card_edit"
 CARD_CONTINUE = "card_continue"
 CARD_EXPORT = "card_export"
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
+METADATA_EVENT = "postmortem_card"
+HISTORY_MARGIN = timedelta(minutes=1)
+"""How far before a lost post the channel's history is read: Slack's clock and ours may differ."""
+INVITE = "Invite me with `/invite @postmortem-bot` and run `/postmortem start` again; your answers are saved."
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +106,54 @@ async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int)
         return
     gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
     message = _message(record, gone, store.clock.now().date())
-    if record.card_ts:
-        await client.chat_update(channel=record.channel_id, ts=record.card_ts, **message)
-        return
+    ts = record.card_ts or await _posted_before(client, store, record)
+    if ts:
+        await client.chat_update(channel=record.channel_id, ts=ts, **message)
+    else:
+        await _post(client, store, record, message)
+
+
+async def _post(client: AsyncWebClient, store: Store, record: PostmortemRecord, message: dict[str, Any]) -> None:
+    """Claimed first, tagged with metadata: a post whose reply is lost is found later, not repeated."""
+    await store.claim_card_post(record.id)
+    metadata = {"event_type": METADATA_EVENT, "event_payload": {"postmortem_id": record.id}}
     try:
-        response = await client.chat_postMessage(channel=record.channel_id, **message)
+        response = await client.chat_postMessage(channel=record.channel_id, metadata=metadata, **message)
     except SlackApiError as exc:
+        await store.set_card(record.id, None)  # Slack answered: nothing was posted
         if exc.response.get("error") in NOT_A_MEMBER:
-            raise CardNotPosted(
-                "I can't post the postmortem card here. Invite me with `/invite @postmortem-bot` and run "
-                "`/postmortem start` again; your answers are saved."
-            ) from exc
+            raise CardNotPosted(f"I can't post the postmortem card here. {INVITE}") from exc
         raise
     await store.set_card(record.id, response["ts"])
+
+
+async def _posted_before(client: AsyncWebClient, store: Store, record: PostmortemRecord) -> str | None:
+    """The card an earlier post left in the channel although its outcome was lost, adopted by its metadata."""
+    if record.card_post_started is None:
+        return None
+    try:
+        ts = await _find_card(client, record.channel_id, record.id, record.card_post_started - HISTORY_MARGIN)
+    except SlackApiError as exc:
+        if exc.response.get("error") in NOT_A_MEMBER:
+            raise CardNotPosted(f"I can't check whether the postmortem card arrived. {INVITE}") from exc
+        raise
+    if ts:
+        await store.set_card(record.id, ts)
+    return ts
+
+
+async def _find_card(client: AsyncWebClient, channel: str, postmortem_id: int, oldest: datetime) -> str | None:
+    pages = await client.conversations_history(
+        channel=channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
+    )
+    async for page in pages:
+        for message in page.get("messages", []):
+            if _is_card_of(message, postmortem_id):
+                return message["ts"]
+    return None
+
+
+def _is_card_of(message: dict[str, Any], postmortem_id: int) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == METADATA_EVENT and payload.get("postmortem_id") == postmortem_id

@@ -11,6 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
+from bot.document import INCIDENT_ID_RULE, incident_id_problem
+from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers import exports, render
 from handlers.card import CardNotPosted, refresh_card
 from handlers.context import services
@@ -30,11 +32,40 @@ NOT_IN_DM = (
     "Run `/postmortem start` in the incident's channel: the postmortem and its card live there, "
     "not in a direct message."
 )
+NOT_OPENED = (
+    ":warning: Slack did not open the postmortem form this time. The postmortem of this channel is saved: "
+    "press *Continue* on its card in the channel, or run `/postmortem start` again."
+)
+MAYBE_OPENED = (
+    ":warning: Slack did not confirm that the postmortem form opened. If you see it, fill it in: it saves. "
+    "If not, press *Continue* on the postmortem card in the channel, or run `/postmortem start` again; "
+    "the postmortem of this channel is saved either way."
+)
 
 
 def _in_dm(command: dict[str, Any]) -> bool:
     channel = command.get("channel_id") or ""
     return not channel or channel.startswith("D") or command.get("channel_name") in ("directmessage", "mpdm")
+
+
+async def _open_form(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> tuple[Any, str | None]:
+    """The opened modal, or None and what to tell the person when Slack did not say it opened."""
+    try:
+        return await client.views_open(trigger_id=trigger_id, view=view), None
+    except SlackApiError as exc:
+        log.warning("views.open failed for /postmortem start: %s", exc.response.get("error"))
+        return None, NOT_OPENED
+    except UNKNOWN_OUTCOME as exc:
+        log.warning("views.open for /postmortem start: outcome unknown (%r)", exc)
+        return None, MAYBE_OPENED
+
+
+async def _bind(client: AsyncWebClient, opened: Any, view: dict[str, Any]) -> None:
+    """Give the open modal its postmortem's id; without it, the modal still saves by its channel."""
+    try:
+        await client.views_update(view_id=opened["view"]["id"], hash=opened["view"]["hash"], view=view)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
+        log.warning("views.update of the /postmortem start form failed: %r", exc)
 
 
 async def _start(
@@ -48,20 +79,19 @@ async def _start(
     if _in_dm(command):
         await ack(text=NOT_IN_DM)
         return
+    incident_id = " ".join(args) or None
+    problem = incident_id_problem(incident_id) if incident_id else None
+    if problem:
+        await ack(text=f":warning: That is not an incident id I can use. {problem}\n{INCIDENT_ID_RULE}")
+        return
     await ack()
     svc = services(context)
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-    incident_id = args[0] if args else None
     summary = t.SECTIONS[0]
     meta = SectionMeta(team=team, channel=channel, section=summary.key).keyed(svc.metadata_key)
     draft = {"incident_id": incident_id} if incident_id else {}
-    try:
-        opened = await client.views_open(
-            trigger_id=command["trigger_id"], view=section_view(summary, None, meta, svc.vocabulary, draft)
-        )
-    except SlackApiError as exc:
-        log.warning("views.open failed for /postmortem start: %s", exc.response.get("error"))
-        opened = None
+    view = section_view(summary, None, meta, svc.vocabulary, draft)
+    opened, trouble = await _open_form(client, command["trigger_id"], view)
     try:
         record, created = await svc.store.open_postmortem(team, channel, user, incident_id)
     except IncidentIdTaken as exc:
@@ -76,11 +106,9 @@ async def _start(
     if opened:
         meta = meta.model_copy(update={"postmortem": record.id, "version": record.version(summary.key)})
         answers = draft if draft and summary.key not in record.sections else None
-        await client.views_update(
-            view_id=opened["view"]["id"],
-            hash=opened["view"]["hash"],
-            view=section_view(summary, record, meta, svc.vocabulary, answers),
-        )
+        await _bind(client, opened, section_view(summary, record, meta, svc.vocabulary, answers))
+    if trouble:
+        await respond(text=trouble, response_type="ephemeral")
     if not created and incident_id and record.incident_id and incident_id != record.incident_id:
         await respond(
             text=f"This channel already has the postmortem of *{render.escape(record.incident_id)}*; "

@@ -85,6 +85,25 @@ async def _clicked_action(store: Store, body: dict[str, Any]) -> ActionContext:
 
 
 Change = Callable[[Store, int, str], Awaitable[bool]]
+Unchanged = Callable[[ActionContext], str]
+
+
+def _already_closed(found: ActionContext) -> str:
+    if found.action.status == "wont_do":
+        return ":no_entry_sign: Already closed as won't do"
+    return ":white_check_mark: Already done"
+
+
+def _already_snoozed(found: ActionContext) -> str:
+    if found.action.status != "open" or found.snoozed_until is None:
+        return _already_closed(found)
+    return f":zzz: Already snoozed until {found.snoozed_until:%Y-%m-%d %H:%M} UTC"
+
+
+def _already_owned(found: ActionContext) -> str:
+    if found.action.status != "open":
+        return _already_closed(found)
+    return f":arrow_right: Already owned by {render.person(found.action.owner)}"
 
 
 async def _change(
@@ -94,20 +113,28 @@ async def _change(
     respond: AsyncRespond | None,
     change: Change,
     outcome: str,
+    unchanged: Unchanged,
 ) -> None:
-    """Apply one button's change, if this person may, then show the state on every surface."""
+    """Apply one button's change, if this person may, then show the state on every surface.
+
+    A click that finds nothing left to change (done, snoozed or reassigned already, perhaps
+    by someone else) shows the action as it is, through ``unchanged``, instead of ``outcome``.
+    """
     svc = services(context)
     user = body["user"]["id"]
     found = await _clicked_action(svc.store, body)
     check_may_change_action(user, found.action.owner, found.postmortem_owner)
     action_id = found.action.id or 0
-    await change(svc.store, action_id, user)
+    changed = await change(svc.store, action_id, user)
+    if not changed:
+        outcome = unchanged(await svc.store.action(action_id) or found)
     container = body.get("container", {})
     if container.get("type") == "message":
         message = _outcome_message(body["message"], action_id, outcome)
         await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
     await home.publish(client, svc.store, body["team"]["id"], user)
-    await update_card(client, svc, found.postmortem_id)
+    if changed:
+        await update_card(client, svc, found.postmortem_id)
 
 
 async def mark_done(
@@ -115,7 +142,7 @@ async def mark_done(
 ) -> None:
     await ack()
     outcome = f":white_check_mark: Marked done by <@{body['user']['id']}>"
-    await _change(body, client, context, respond, Store.complete_action, outcome)
+    await _change(body, client, context, respond, Store.complete_action, outcome, _already_closed)
 
 
 async def snooze(
@@ -134,7 +161,7 @@ async def snooze(
         return await store.snooze_action(action_id, user, until)
 
     outcome = f":zzz: Snoozed for {label} by <@{body['user']['id']}> (until {until:%Y-%m-%d %H:%M} UTC)"
-    await _change(body, client, context, respond, quiet, outcome)
+    await _change(body, client, context, respond, quiet, outcome, _already_snoozed)
 
 
 async def reassign(
@@ -152,7 +179,7 @@ async def reassign(
         return await store.reassign_action(action_id, user, new_owner)
 
     outcome = f":arrow_right: Reassigned to <@{new_owner}> by <@{body['user']['id']}>"
-    await _change(body, client, context, respond, hand_over, outcome)
+    await _change(body, client, context, respond, hand_over, outcome, _already_owned)
 
 
 async def open_postmortem(

@@ -7,10 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
 from bot.document import SectionErrors, validate_action, validate_section
+from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers.card import CardNotPosted, refresh_card
 from handlers.context import Services, services
 from handlers.errors import guarded
@@ -62,10 +64,15 @@ def meta_for(svc: Services, record: PostmortemRecord, section: t.Section, revisi
 
 
 async def update_card(client: AsyncWebClient, svc: Services, postmortem_id: int) -> None:
+    """After a change is stored: a card Slack did not take is logged, never reported as a failed save.
+
+    Every refresh renders the newest state, so the next one brings the card up to date.
+    """
     try:
         await refresh_card(client, svc.store, postmortem_id)
-    except CardNotPosted as exc:
-        log.warning("card not posted for postmortem %s: %s", postmortem_id, exc)
+    except (CardNotPosted, SlackApiError, *UNKNOWN_OUTCOME) as exc:
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
+        log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
 
 
 async def _save_answers(
@@ -107,6 +114,8 @@ async def submit_section(
     meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
     section = t.SECTION_BY_KEY[meta.section]
     record = await find_postmortem(svc, meta, body)
+    if record is None and meta.postmortem is None:  # opened by a start whose postmortem was not created
+        record, _ = await svc.store.open_postmortem(meta.team, meta.channel, body["user"]["id"], None)
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
@@ -149,12 +158,15 @@ async def submit_action(
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
-    saved = await svc.store.save_action(record.id, action, body["user"]["id"])
+    saved = await svc.store.save_action(record.id, action, body["user"]["id"], form_view=view["id"])
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
     listed = actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION), focus=saved)
-    await client.views_update(view_id=meta.parent_view, view=listed)
+    try:
+        await client.views_update(view_id=meta.parent_view, view=listed)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
+        log.info("section 8 list %s not refreshed after a save: %r", meta.parent_view, exc)
     await update_card(client, svc, record.id)
 
 

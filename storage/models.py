@@ -51,6 +51,7 @@ class PostmortemRow(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     card_lease: Mapped[str | None] = mapped_column(String(32))
+    card_post_started: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(150), index=True)
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
@@ -79,8 +80,13 @@ class SectionAnswerRow(Base):
 
 
 class ActionRow(Base):
+    """One corrective action; ``form_view`` is the form that created it, so a doubled submission creates it once."""
+
     __tablename__ = "corrective_actions"
-    __table_args__ = (Index("ix_corrective_actions_open", "status", "due"),)
+    __table_args__ = (
+        Index("ix_corrective_actions_open", "status", "due"),
+        UniqueConstraint("postmortem_id", "form_view", name="uq_corrective_actions_form"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
@@ -92,6 +98,7 @@ class ActionRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     status_reason: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None]
+    form_view: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -55,6 +55,7 @@ class PostmortemRecord:
     incident_id: str | None
     created_by: str
     card_ts: str | None
+    card_post_started: datetime | None
     last_edited_by: str | None
     last_edited_at: datetime | None
     doc: Postmortem
@@ -97,6 +98,7 @@ def _record(row: PostmortemRow) -> PostmortemRecord:
         incident_id=row.incident_id,
         created_by=row.created_by,
         card_ts=row.card_ts,
+        card_post_started=row.card_post_started,
         last_edited_by=row.last_edited_by,
         last_edited_at=row.last_edited_at,
         doc=doc,
@@ -274,14 +276,42 @@ class Store:
             values["owner"] = summary.get("owner")
         await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
 
-    async def save_action(self, postmortem_id: int, action: CorrectiveAction, user_id: str) -> int:
-        """Insert a new corrective action, or update the one with ``action.id``."""
+    async def save_action(
+        self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None = None
+    ) -> int:
+        """Insert a new corrective action, or update the one with ``action.id``.
+
+        A new action is stored once per ``form_view`` (the form it was typed in): the same
+        submission delivered twice, even at once, returns the action the first one created.
+        """
+        try:
+            return await self._write_action(postmortem_id, action, user_id, form_view)
+        except IntegrityError:
+            created = await self._action_of_form(postmortem_id, form_view) if form_view else None
+            if created is None:
+                raise
+            return created
+
+    async def _action_of_form(self, postmortem_id: int, form_view: str) -> int | None:
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(ActionRow.id).where(ActionRow.postmortem_id == postmortem_id, ActionRow.form_view == form_view)
+            )
+
+    async def _write_action(
+        self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None
+    ) -> int:
         fields = action.model_dump(exclude={"id"})
         async with self.sessions.begin() as session:
             if action.id is None:
                 now = self.clock.now()
                 row = ActionRow(
-                    postmortem_id=postmortem_id, created_by=user_id, created_at=now, updated_at=now, **fields
+                    postmortem_id=postmortem_id,
+                    created_by=user_id,
+                    form_view=form_view,
+                    created_at=now,
+                    updated_at=now,
+                    **fields,
                 )
                 session.add(row)
                 await session.flush()
@@ -352,9 +382,29 @@ class Store:
         revision = await session.scalar(select(PostmortemRow.card_revision).where(PostmortemRow.id == postmortem_id))
         return revision or 0
 
-    async def set_card(self, postmortem_id: int, ts: str | None) -> None:
+    async def claim_card_post(self, postmortem_id: int) -> None:
+        """Record, under the render lease, that the card is about to be posted.
+
+        Should the post's outcome be lost, the next renderer looks for the card in the
+        channel's history from the time the lease was taken, instead of posting it again.
+        """
         async with self.sessions.begin() as session:
-            await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(card_ts=ts))
+            lease = await session.scalar(select(PostmortemRow.card_lease).where(PostmortemRow.id == postmortem_id))
+            assert lease is not None, "the card is posted only under the render lease"
+            await session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.id == postmortem_id)
+                .values(card_post_started=datetime.fromtimestamp(int(lease), UTC))
+            )
+
+    async def set_card(self, postmortem_id: int, ts: str | None) -> None:
+        """The card's message, once a post's outcome is known (None: Slack refused it); settles the claim."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PostmortemRow)
+                .where(PostmortemRow.id == postmortem_id)
+                .values(card_ts=ts, card_post_started=None)
+            )
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
         """Load an exported postmortem; refuses to overwrite one already bound to the channel."""

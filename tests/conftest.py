@@ -80,8 +80,9 @@ async def store(database_url: str, clock: FixedClock) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[SlackStandin]:
-    server = SlackStandin(bot_token=BOT_TOKEN)
+async def standin(clock: FixedClock) -> AsyncIterator[SlackStandin]:
+    """Slack on the app's clock: message timestamps, trigger lifetimes and the app's decisions agree."""
+    server = SlackStandin(bot_token=BOT_TOKEN, clock=lambda: clock.now().timestamp())
     await server.start()
     yield server
     await server.close()

@@ -91,3 +91,31 @@ async def test_actions_are_rows_with_their_own_updates(store: Store) -> None:
 
 async def test_the_ledger_looks_up_more_keys_than_one_statement_can_carry(store: Store) -> None:
     assert await Ledger(store).known([f"{i}:overdue:2026-04-14:U1" for i in range(40_000)]) == {}
+
+
+async def test_an_action_form_saved_twice_creates_one_action(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    action = CorrectiveAction(action="Add eval", kind="add_regression_eval")
+    first = await store.save_action(record.id, action, "U1", form_view="V1")
+    again = await store.save_action(record.id, action, "U1", form_view="V1")  # a retried delivery
+    at_once = await asyncio.gather(*(store.save_action(record.id, action, "U1", form_view="V2") for _ in range(4)))
+    other = await store.save_action(record.id, action, "U1", form_view="V3")
+
+    assert again == first and len(set(at_once)) == 1 and len({first, at_once[0], other}) == 3
+    stored = await store.get(record.id)
+    assert stored is not None and len(stored.doc.actions) == 3
+    assert [a.event for a in await store.audit(record.id)].count("action_added") == 3
+
+
+async def test_a_save_on_an_outdated_version_is_a_conflict_and_overwrites_nothing(store: Store) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    data = validate_section("artifacts", ANSWERS["artifacts"])
+    assert await store.save_section(record.id, "artifacts", data, 0, "UALICE") == 1
+    alices = {**data, "trace_id": "trace-alice"}
+    bobs = {**data, "trace_id": "trace-bob"}
+    assert await store.save_section(record.id, "artifacts", alices, 1, "UALICE") == 2
+    with pytest.raises(Conflict) as conflict:
+        await store.save_section(record.id, "artifacts", bobs, 1, "UBOB")  # Bob opened it at version 1
+    assert conflict.value.current.version == 2 and conflict.value.current.data["trace_id"] == "trace-alice"
+    stored = await store.section(record.id, "artifacts")
+    assert (stored.version, stored.data["trace_id"], stored.updated_by) == (2, "trace-alice", "UALICE")
