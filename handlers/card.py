@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
 from handlers import render
+from storage.card_lease import CardLeases, Lease
 from storage.store import PostmortemRecord, Store
 
 CARD_EDIT = "card_edit"
@@ -89,19 +90,19 @@ async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int)
     to Slack, and it renders again until nothing changed meanwhile. So the card's edits
     reach Slack one after the other and the last one shows the newest state.
     """
-    await store.want_card_render(postmortem_id)
-    revision = await store.take_card_lease(postmortem_id)
-    while revision is not None:
+    leases = CardLeases(store)
+    lease = await leases.want(postmortem_id)
+    while lease is not None:
         try:
-            await _render_card(client, store, postmortem_id)
+            await _render_card(client, store, leases, lease)
         except Exception:
-            await store.drop_card_lease(postmortem_id)
+            await leases.drop(lease)
             raise
-        revision = await store.release_card_lease(postmortem_id, revision)
+        lease = await leases.release(lease)
 
 
-async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
-    record = await store.get(postmortem_id)
+async def _render_card(client: AsyncWebClient, store: Store, leases: CardLeases, lease: Lease) -> None:
+    record = await store.get(lease.postmortem_id)
     if record is None:
         return
     gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
@@ -110,12 +111,12 @@ async def _render_card(client: AsyncWebClient, store: Store, postmortem_id: int)
     if ts:
         await client.chat_update(channel=record.channel_id, ts=ts, **message)
     else:
+        await leases.claim_post(lease)  # claimed first: a post whose reply is lost is found later, not repeated
         await _post(client, store, record, message)
 
 
 async def _post(client: AsyncWebClient, store: Store, record: PostmortemRecord, message: dict[str, Any]) -> None:
-    """Claimed first, tagged with metadata: a post whose reply is lost is found later, not repeated."""
-    await store.claim_card_post(record.id)
+    """The first post of the card, tagged with metadata so that a lost reply can be settled by looking."""
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"postmortem_id": record.id}}
     try:
         response = await client.chat_postMessage(channel=record.channel_id, metadata=metadata, **message)

@@ -50,7 +50,8 @@ class PostmortemRow(Base):
     last_edited_at: Mapped[datetime | None]
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    card_lease: Mapped[str | None] = mapped_column(String(32))
+    card_lease_holder: Mapped[str | None] = mapped_column(String(32))
+    card_lease_until: Mapped[datetime | None]
     card_post_started: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(150), index=True)
 

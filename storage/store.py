@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,7 +16,6 @@ from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
 from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow
 
-_CARD_LEASE_SECONDS = 60
 _SAME_SNOOZE = timedelta(minutes=10)
 
 
@@ -328,74 +327,6 @@ class Store:
             await self._touch(session, postmortem_id, user_id, None)
             self._audit(session, postmortem_id, user_id, event, action_id=action_id)
             return action_id
-
-    async def want_card_render(self, postmortem_id: int) -> None:
-        """Mark the card out of date; whoever holds the render lease renders it again."""
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(PostmortemRow)
-                .where(PostmortemRow.id == postmortem_id)
-                .values(card_revision=PostmortemRow.card_revision + 1)
-            )
-
-    async def take_card_lease(self, postmortem_id: int) -> int | None:
-        """The revision to render, if this request may render the card now; None if another does.
-
-        One renderer at a time makes the card's edits reach Slack in order; a lease left by a
-        crashed process expires.
-        """
-        now = int(self.clock.now().timestamp())
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(PostmortemRow)
-                .where(
-                    PostmortemRow.id == postmortem_id,
-                    PostmortemRow.card_lease.is_(None)
-                    | (PostmortemRow.card_lease < f"{now - _CARD_LEASE_SECONDS:012d}"),
-                )
-                .values(card_lease=f"{now:012d}")
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return await self._card_revision(session, postmortem_id)
-
-    async def release_card_lease(self, postmortem_id: int, rendered: int) -> int | None:
-        """Release the lease if nothing changed since ``rendered``; else keep it and say what to render."""
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(PostmortemRow)
-                .where(PostmortemRow.id == postmortem_id, PostmortemRow.card_revision == rendered)
-                .values(card_lease=None)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return None
-            return await self._card_revision(session, postmortem_id)
-
-    async def drop_card_lease(self, postmortem_id: int) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(card_lease=None)
-            )
-
-    @staticmethod
-    async def _card_revision(session: AsyncSession, postmortem_id: int) -> int:
-        revision = await session.scalar(select(PostmortemRow.card_revision).where(PostmortemRow.id == postmortem_id))
-        return revision or 0
-
-    async def claim_card_post(self, postmortem_id: int) -> None:
-        """Record, under the render lease, that the card is about to be posted.
-
-        Should the post's outcome be lost, the next renderer looks for the card in the
-        channel's history from the time the lease was taken, instead of posting it again.
-        """
-        async with self.sessions.begin() as session:
-            lease = await session.scalar(select(PostmortemRow.card_lease).where(PostmortemRow.id == postmortem_id))
-            assert lease is not None, "the card is posted only under the render lease"
-            await session.execute(
-                update(PostmortemRow)
-                .where(PostmortemRow.id == postmortem_id)
-                .values(card_post_started=datetime.fromtimestamp(int(lease), UTC))
-            )
 
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
         """The card's message, once a post's outcome is known (None: Slack refused it); settles the claim."""

@@ -10,6 +10,7 @@ from bot import example
 from bot.demo import Walkthrough
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.card import METADATA_EVENT
+from storage.card_lease import CardLeases
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"
@@ -76,9 +77,11 @@ async def test_a_claimed_post_that_never_reached_slack_is_posted_once_after_look
     slack: SlackDriver, standin: SlackStandin, store: Store
 ) -> None:
     record, _ = await store.open_postmortem(standin.team_id, CHANNEL, ALICE, "inc-42")
-    assert await store.take_card_lease(record.id) is not None
-    await store.claim_card_post(record.id)  # then the process died before its request left
-    await store.drop_card_lease(record.id)
+    cards = CardLeases(store)
+    lease = await cards.want(record.id)
+    assert lease is not None
+    await cards.claim_post(lease)  # then the process died before its request left
+    await cards.drop(lease)
 
     await Walkthrough(slack, standin, ALICE, CHANNEL).start("inc-42")
     assert len(standin.messages(CHANNEL)) == 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
+from bot.clock import FixedClock
 from bot.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
+from storage.card_lease import LEASE_FOR, CardLeases
 from storage.ledger import Ledger
 from storage.store import Conflict, IncidentIdTaken, Store
 
@@ -67,14 +70,26 @@ async def test_saving_the_summary_renames_the_incident_but_not_onto_another(stor
 
 async def test_one_card_renderer_at_a_time_and_it_renders_until_nothing_changed(store: Store) -> None:
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
-    await store.want_card_render(record.id)
-    leases = await asyncio.gather(*(store.take_card_lease(record.id) for _ in range(5)))
-    assert [lease for lease in leases if lease is not None] == [1]
-    await store.want_card_render(record.id)  # a change while the holder renders revision 1
-    assert await store.release_card_lease(record.id, 1) == 2, "render again"
-    assert await store.take_card_lease(record.id) is None, "still held"
-    assert await store.release_card_lease(record.id, 2) is None
-    assert await store.take_card_lease(record.id) == 2, "released"
+    cards = CardLeases(store)
+    wanted = await asyncio.gather(*(cards.want(record.id) for _ in range(5)))
+    (lease,) = [lease for lease in wanted if lease is not None]
+    again = await cards.release(lease)
+    assert again is not None and again.revision == 5, "four changes while it rendered: render the newest"
+    assert await cards.want(record.id) is None, "another change: the holder renders it"
+    last = await cards.release(again)
+    assert last is not None and last.revision == 6
+    assert await cards.release(last) is None, "nothing changed since: released"
+    assert await cards.want(record.id) is not None, "free for the next change"
+
+
+async def test_a_card_lease_left_by_a_crashed_renderer_expires(store: Store, clock: FixedClock) -> None:
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    cards = CardLeases(store)
+    assert await cards.want(record.id) is not None  # and then the process died
+    clock.advance(LEASE_FOR)
+    assert await cards.want(record.id) is None, "held for its whole lifetime"
+    clock.advance(timedelta(seconds=1))
+    assert await cards.want(record.id) is not None, "taken over once expired"
 
 
 async def test_actions_are_rows_with_their_own_updates(store: Store) -> None:
