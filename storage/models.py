@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -78,9 +90,27 @@ class SectionAnswerRow(Base):
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
 
 
+OPEN_AND_UNOWNED = (
+    "status = 'open' AND (owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
+    " OR trim(substr(owner, 2), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') <> '')"
+)
+"""Open with nobody to remind by name: no owner, or one that is no Slack user id (``^[UW][A-Z0-9]{2,}$``,
+a team name from an imported file). Plain SQL both databases can index; queries repeat it word for
+word, because SQLite uses a partial index only for a query that states the index's own condition."""
+
+
 class ActionRow(Base):
     __tablename__ = "corrective_actions"
-    __table_args__ = (Index("ix_corrective_actions_open", "status", "due"),)
+    __table_args__ = (
+        Index("ix_corrective_actions_open", "status", "due"),
+        Index("ix_corrective_actions_owner", "owner", "status"),
+        Index(
+            "ix_corrective_actions_unowned",
+            "id",
+            sqlite_where=text(OPEN_AND_UNOWNED),
+            postgresql_where=text(OPEN_AND_UNOWNED),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
