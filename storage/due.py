@@ -2,11 +2,16 @@
 
 A sweep runs every few minutes on every replica, while most open actions are due months
 ahead, owned by someone who is still here: reading them all made a sweep cost every
-action ever stored. One query instead unions three index-driven reads: open actions due
-by ``due_by`` (due soon, due today, overdue), open actions nobody can be reminded of by
-name (``OPEN_AND_UNOWNED``), and open actions of owners Slack reported gone; snoozed ones
-are left out until the snooze ends. What it returns is a superset of what reminds: the
-policy decides, and a row read in vain costs little, a row missed would be a silent miss.
+action ever stored. One query instead picks the ids from three index reads: open
+actions due by ``due_by`` (due soon, due today, overdue), open actions nobody can be
+reminded of by name (``NO_USER_OWNER``), and open actions of owners Slack reported
+gone. What it finds is a superset of what reminds: the policy decides, and a row read in
+vain costs little, a row missed would be a silent miss.
+
+The rows are then read by primary key, a batch at a time, snoozed ones left out. In one
+statement PostgreSQL would have to guess how many ids come back, and it cannot see that
+open actions are the ones due in the future: it guesses hundreds of thousands and scans
+the whole table to join them.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Row, select, text, union
+from sqlalchemy import CompoundSelect, Row, Select, select, text, union_all
 
 from bot.document import CorrectiveAction
-from storage.models import OPEN_AND_UNOWNED, ActionRow, PostmortemRow, SlackUserRow
+from storage.models import NO_USER_OWNER, ActionRow, PostmortemRow, SlackUserRow
 from storage.store import ActionContext, Store
 
 BATCH = 1_000
-"""Rows turned into contexts between two returns to the event loop."""
+"""Rows read and turned into contexts between two returns to the event loop."""
 
 _COLUMNS = (
     ActionRow.id,
@@ -46,12 +51,19 @@ _COLUMNS = (
 
 def _due_ids(due_by: date) -> CompoundSelect[Any]:
     is_open = ActionRow.status == "open"
-    return union(
+    departed = select(SlackUserRow.user_id).where(SlackUserRow.gone)
+    return union_all(
         select(ActionRow.id).where(is_open, ActionRow.due <= due_by),
-        select(ActionRow.id).where(text(OPEN_AND_UNOWNED)),
-        select(ActionRow.id)
-        .join(SlackUserRow, SlackUserRow.user_id == ActionRow.owner)
-        .where(SlackUserRow.gone, is_open),
+        select(ActionRow.id).where(is_open, text(NO_USER_OWNER)),
+        select(ActionRow.id).where(ActionRow.owner.in_(departed), is_open),
+    )
+
+
+def _rows(ids: Sequence[int], now: datetime) -> Select[Any]:
+    return (
+        select(*_COLUMNS)
+        .join(PostmortemRow, PostmortemRow.id == ActionRow.postmortem_id)
+        .where(ActionRow.id.in_(ids), ActionRow.snoozed_until.is_(None) | (ActionRow.snoozed_until <= now))
     )
 
 
@@ -78,21 +90,17 @@ def _context(row: Row[Any]) -> ActionContext:
     )
 
 
-async def due_actions(store: Store, now: datetime, due_by: date) -> AsyncIterator[Sequence[ActionContext]]:
-    """The open actions that may remind someone at ``now``, streamed in batches of ``BATCH``.
+async def due_actions(store: Store, now: datetime, due_by: date) -> AsyncIterator[list[ActionContext]]:
+    """The open actions that may remind someone at ``now``, in batches of at most ``BATCH``.
 
     ``due_by`` is the latest due date that can remind anyone at ``now`` (the policy's
     ``due_horizon``); unowned actions and those of departed owners come whatever their date.
     """
-    due = _due_ids(due_by).subquery()
-    query = (
-        select(*_COLUMNS)
-        .select_from(due)
-        .join(ActionRow, ActionRow.id == due.c.id)
-        .join(PostmortemRow, PostmortemRow.id == ActionRow.postmortem_id)
-        .where(ActionRow.snoozed_until.is_(None) | (ActionRow.snoozed_until <= now))
-    )
     async with store.engine.connect() as connection:
-        result = await connection.stream(query)
-        async for rows in result.partitions(BATCH):
+        found: set[int] = set()
+        async for ids in (await connection.stream_scalars(_due_ids(due_by))).partitions(BATCH):
+            found.update(ids)
+        ordered = sorted(found)
+        for start in range(0, len(ordered), BATCH):
+            rows = await connection.execute(_rows(ordered[start : start + BATCH], now))
             yield [_context(row) for row in rows]

@@ -90,25 +90,26 @@ class SectionAnswerRow(Base):
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
 
 
-OPEN_AND_UNOWNED = (
-    "status = 'open' AND (owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
+NO_USER_OWNER = (
+    "(owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
     " OR trim(substr(owner, 2), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') <> '')"
 )
-"""Open with nobody to remind by name: no owner, or one that is no Slack user id (``^[UW][A-Z0-9]{2,}$``,
-a team name from an imported file). Plain SQL both databases can index; queries repeat it word for
-word, because SQLite uses a partial index only for a query that states the index's own condition."""
+"""No owner, or one that is no Slack user id (``^[UW][A-Z0-9]{2,}$``: a team name from an imported
+file), in plain SQL both databases can index; a query repeats it word for word, as a partial index
+serves only the queries that state its condition."""
 
 
 class ActionRow(Base):
     __tablename__ = "corrective_actions"
     __table_args__ = (
         Index("ix_corrective_actions_open", "status", "due"),
-        Index("ix_corrective_actions_owner", "owner", "status"),
+        Index("ix_corrective_actions_owner", "owner", "status", "id"),
         Index(
             "ix_corrective_actions_unowned",
+            "status",
             "id",
-            sqlite_where=text(OPEN_AND_UNOWNED),
-            postgresql_where=text(OPEN_AND_UNOWNED),
+            sqlite_where=text(NO_USER_OWNER),
+            postgresql_where=text(NO_USER_OWNER),
         ),
     )
 

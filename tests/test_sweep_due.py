@@ -102,5 +102,6 @@ async def test_the_narrow_read_plans_exactly_what_all_actions_plan(
             from_all = plan_reminders([action_state(c, people) for c in stored], now, zones, policy)
             assert narrow == from_all, f"{now:%a %Y-%m-%d %H:%M} UTC, {policy.due_soon_days}"
             assert len(read) < sum(c.action.status == "open" for c in stored)
+            assert all(c.action.status == "open" and (c.snoozed_until or now) <= now for c in read.values())
             kinds.update(r.kind for r in from_all)
     assert kinds == {"due_soon", "due_today", "overdue", "escalation", "unowned"}

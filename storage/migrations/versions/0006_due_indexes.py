@@ -1,4 +1,4 @@
-"""indexes for the reminder sweep's due query: actions by owner, and the open unowned ones
+"""indexes for the reminder sweep's due query: ids by owner and status, and of actions with no user to remind
 
 Revision ID: 0006
 Revises: 0003
@@ -14,22 +14,22 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# storage.models.OPEN_AND_UNOWNED as of this revision: no Slack user id to remind
-OPEN_AND_UNOWNED = (
-    "status = 'open' AND (owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
+# storage.models.NO_USER_OWNER as of this revision
+NO_USER_OWNER = (
+    "(owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
     " OR trim(substr(owner, 2), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') <> '')"
 )
 
 
 def upgrade() -> None:
     with op.batch_alter_table("corrective_actions", schema=None) as batch_op:
-        batch_op.create_index("ix_corrective_actions_owner", ["owner", "status"], unique=False)
+        batch_op.create_index("ix_corrective_actions_owner", ["owner", "status", "id"], unique=False)
         batch_op.create_index(
             "ix_corrective_actions_unowned",
-            ["id"],
+            ["status", "id"],
             unique=False,
-            sqlite_where=sa.text(OPEN_AND_UNOWNED),
-            postgresql_where=sa.text(OPEN_AND_UNOWNED),
+            sqlite_where=sa.text(NO_USER_OWNER),
+            postgresql_where=sa.text(NO_USER_OWNER),
         )
 
 
