@@ -29,41 +29,46 @@ from storage.store import ActionContext, Store
 BATCH = 1_000
 """Rows read and turned into contexts between two returns to the event loop."""
 
+# Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
+# the ORM, which made a sweep's first compile hold the event loop for tens of milliseconds.
+_actions = ActionRow.__table__.c
+_postmortems = PostmortemRow.__table__.c
+_people = SlackUserRow.__table__.c
 _COLUMNS = (
-    ActionRow.id,
-    ActionRow.action,
-    ActionRow.kind,
-    ActionRow.owner,
-    ActionRow.due,
-    ActionRow.artifact,
-    ActionRow.status,
-    ActionRow.status_reason,
-    ActionRow.snoozed_until,
-    ActionRow.created_at,
-    PostmortemRow.id.label("postmortem_id"),
-    PostmortemRow.team_id,
-    PostmortemRow.channel_id,
-    PostmortemRow.incident_id,
-    PostmortemRow.owner.label("postmortem_owner"),
-    PostmortemRow.created_by,
+    _actions.id,
+    _actions.action,
+    _actions.kind,
+    _actions.owner,
+    _actions.due,
+    _actions.artifact,
+    _actions.status,
+    _actions.status_reason,
+    _actions.snoozed_until,
+    _actions.created_at,
+    _actions.postmortem_id,
+    _postmortems.team_id,
+    _postmortems.channel_id,
+    _postmortems.incident_id,
+    _postmortems.owner.label("postmortem_owner"),
+    _postmortems.created_by,
 )
 
 
 def _due_ids(due_by: date) -> CompoundSelect[Any]:
-    is_open = ActionRow.status == "open"
-    departed = select(SlackUserRow.user_id).where(SlackUserRow.gone)
+    is_open = _actions.status == "open"
+    departed = select(_people.user_id).where(_people.gone)
     return union_all(
-        select(ActionRow.id).where(is_open, ActionRow.due <= due_by),
-        select(ActionRow.id).where(is_open, text(NO_USER_OWNER)),
-        select(ActionRow.id).where(ActionRow.owner.in_(departed), is_open),
+        select(_actions.id).where(is_open, _actions.due <= due_by),
+        select(_actions.id).where(is_open, text(NO_USER_OWNER)),
+        select(_actions.id).where(_actions.owner.in_(departed), is_open),
     )
 
 
 def _rows(ids: Sequence[int], now: datetime) -> Select[Any]:
     return (
         select(*_COLUMNS)
-        .join(PostmortemRow, PostmortemRow.id == ActionRow.postmortem_id)
-        .where(ActionRow.id.in_(ids), ActionRow.snoozed_until.is_(None) | (ActionRow.snoozed_until <= now))
+        .join_from(ActionRow.__table__, PostmortemRow.__table__, _postmortems.id == _actions.postmortem_id)
+        .where(_actions.id.in_(ids), _actions.snoozed_until.is_(None) | (_actions.snoozed_until <= now))
     )
 
 
