@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -80,6 +92,15 @@ class SectionAnswerRow(Base):
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
 
 
+NO_USER_OWNER = (
+    "(owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
+    " OR trim(substr(owner, 2), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') <> '')"
+)
+"""No owner, or one that is no Slack user id (``^[UW][A-Z0-9]{2,}$``: a team name from an imported
+file), in plain SQL both databases can index; a query repeats it word for word, as a partial index
+serves only the queries that state its condition."""
+
+
 class ActionRow(Base):
     """One corrective action; ``form_view`` is the form that created it, so a doubled submission creates it once."""
 
@@ -87,6 +108,14 @@ class ActionRow(Base):
     __table_args__ = (
         Index("ix_corrective_actions_open", "status", "due"),
         UniqueConstraint("postmortem_id", "form_view", name="uq_corrective_actions_form"),
+        Index("ix_corrective_actions_owner", "owner", "status", "id"),
+        Index(
+            "ix_corrective_actions_unowned",
+            "status",
+            "id",
+            sqlite_where=text(NO_USER_OWNER),
+            postgresql_where=text(NO_USER_OWNER),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -373,11 +373,6 @@ class Store:
                 )
             ).all()
 
-    async def open_actions(self) -> list[ActionContext]:
-        """Every open corrective action, soonest due first: what the reminder sweep looks at."""
-        async with self.sessions() as session:
-            return await _contexts(session, ActionRow.status == "open")
-
     async def open_actions_for(self, team_id: str, user_id: str) -> list[ActionContext]:
         """Open actions a person owns, and the unowned ones of postmortems they own."""
         their_postmortem = (PostmortemRow.owner == user_id) | (

@@ -158,13 +158,8 @@ async def test_an_unknown_outcome_missing_from_the_history_is_sent(
 
 
 async def _plan(sweeper: Sweeper, now: datetime) -> list:
-    from bot.reminders.policy import plan_reminders
-    from bot.reminders.sweep import action_state
-
-    contexts = await sweeper.store.open_actions()
-    people = await sweeper.directory.people({ALICE, BOB, CAROL})
-    states = [action_state(c, people) for c in contexts]
-    return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, sweeper.policy)
+    reminders, _ = await sweeper.plan(now)
+    return reminders
 
 
 async def test_a_deactivated_owner_makes_the_action_unowned(

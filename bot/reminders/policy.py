@@ -209,6 +209,16 @@ def plan_reminders(
     return sorted(deliverable, key=lambda r: (r.recipient, *_display_order(r)))
 
 
+def due_horizon(now: datetime, policy: ReminderPolicy) -> date:
+    """The latest due date that can call for a reminder at ``now``, in any time zone.
+
+    Local dates run from UTC's yesterday (UTC-12) to UTC's tomorrow (UTC+14), so the
+    largest due-soon threshold is counted from UTC's tomorrow: a day too many is read in
+    vain, a day too few would miss the people east of UTC.
+    """
+    return now.astimezone(UTC).date() + timedelta(days=max(policy.due_soon_days, default=0) + 1)
+
+
 def group_digests(reminders: Iterable[Reminder]) -> list[Digest]:
     """One digest per recipient, sections in display order, recipients sorted."""
     by_recipient: dict[str, list[Reminder]] = {}

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.document import is_user_id
 from bot.reminders.people import Directory, Person
-from bot.reminders.policy import ActionState, Digest, ReminderPolicy, group_digests, plan_reminders
+from bot.reminders.policy import (
+    ActionState,
+    Digest,
+    Reminder,
+    ReminderPolicy,
+    due_horizon,
+    group_digests,
+    plan_reminders,
+)
+from storage.due import due_actions
 from storage.ledger import Claim, Ledger
 from storage.store import ActionContext, Store
 
@@ -84,13 +94,7 @@ class Sweeper:
 
     async def sweep(self, *, dry_run: bool = False) -> SweepReport:
         """One pass at the store clock's "now", so a sweep and its ledger claims agree on the time."""
-        now = self.store.clock.now()
-        contexts = await self.store.open_actions()
-        by_id = {c.action.id or 0: c for c in contexts}
-        users = {u for c in contexts for u in (c.action.owner, c.postmortem_owner) if is_user_id(u)}
-        people = await self.directory.people(users)  # type: ignore[arg-type]
-        states = [action_state(c, people) for c in contexts]
-        reminders = plan_reminders(states, now, {u: p.zone for u, p in people.items()}, self.policy)
+        reminders, by_id = await self.plan(self.store.clock.now())
         report = SweepReport(planned=len(reminders))
         if dry_run:
             report.preview = [self._describe(r.recipient, r.kind, by_id[r.action_id]) for r in reminders]
@@ -101,6 +105,23 @@ class Sweeper:
             mine = [c for c in claims if c.reminder.recipient == digest.recipient]
             await self._deliver(digest, mine, by_id, report)
         return report
+
+    async def plan(self, now: datetime) -> tuple[list[Reminder], dict[int, ActionContext]]:
+        """The reminders due at ``now``, and the actions they are about.
+
+        Only the actions that can remind someone are read, in batches, and only their
+        people are looked up; the planning itself runs in a worker thread, so a large
+        backlog never holds up the requests this event loop serves meanwhile.
+        """
+        by_id: dict[int, ActionContext] = {}
+        users: set[str] = set()
+        async for batch in due_actions(self.store, now, due_horizon(now, self.policy)):
+            for context in batch:
+                by_id[context.action.id or 0] = context
+                users.update(u for u in (context.action.owner, context.postmortem_owner) if is_user_id(u))
+        people = await self.directory.people(users)
+        reminders = await asyncio.to_thread(_plan, list(by_id.values()), people, now, self.policy)
+        return reminders, by_id
 
     @staticmethod
     def _describe(recipient: str, kind: str, context: ActionContext) -> str:
@@ -162,6 +183,13 @@ class Sweeper:
                 await self.ledger.sent([key], channel, ts)
                 report.found_in_history += 1
         return Digest(digest.recipient, tuple(r for r in digest.reminders if r.key not in delivered))
+
+
+def _plan(
+    contexts: Sequence[ActionContext], people: Mapping[str, Person], now: datetime, policy: ReminderPolicy
+) -> list[Reminder]:
+    states = [action_state(c, people) for c in contexts]
+    return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, policy)
 
 
 def _error(exc: BaseException) -> str:
