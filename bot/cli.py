@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import ConfigError, Settings, StorageSettings, load_settings
-from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml
+from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
 from storage.db import create_engine, upgrade
 from storage.store import Store
 
@@ -115,15 +115,25 @@ async def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_import(path: Path) -> str:
+    """The file's text, refused unread past ``MAX_IMPORT_BYTES`` (a FIFO or /dev/zero never ends)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        limit = f"{MAX_IMPORT_BYTES / 1024 / 1024:g} MiB"
+        raise ImportFileError(None, f"larger than {limit}, the import limit (an exported postmortem is a few KiB)")
+    return data.decode("utf-8")
+
+
 async def import_file(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        doc = from_yaml(path.read_text(encoding="utf-8"))
+        doc = from_yaml(_read_import(path))
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{path}: cannot read: {exc}", file=sys.stderr)
         return 1
     except ImportFileError as exc:
-        print(f"{path}:{exc}", file=sys.stderr)
+        print(f"{path}:{exc}" if exc.line is not None else f"{path}: {exc}", file=sys.stderr)
         return 1
     store = await _store(load_settings(StorageSettings))
     try:

@@ -12,7 +12,7 @@ import yaml
 
 from bot import example
 from bot.document import CorrectiveAction, validate_section
-from bot.export import from_yaml
+from bot.export import MAX_IMPORT_BYTES, from_yaml
 from storage.store import Store
 
 TEMPLATE_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
@@ -134,3 +134,79 @@ async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
     assert lines[0].split("\t") == ["recipient", "kind", "postmortem", "due", "action"]
     assert lines[1:] == [f"{example.OWNER}\tunowned\t{example.INCIDENT_ID}\tno due date\tGate on duplicates"]
     assert "claimed 0, sent 0" in result.stderr
+
+
+def _laughs(levels: int, width: int) -> str:
+    """The "billion laughs": each level a list of ``width`` aliases of the one before it."""
+    keys = ["severity", "owner", "active_artifacts", "trace_id", "session_id", "bundle_id", "change_id"]
+    lines = [
+        "postmortem:",
+        f"  {keys[0]}: &l0 [{', '.join(['lol'] * width)}]",
+        f"  {keys[1]}: &l1 [{', '.join(['*l0'] * width)}]",
+    ]
+    lines.append(f"  {keys[2]}:")
+    for level in range(2, levels):
+        lines.append(f"    {keys[level + 1]}: &l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE = {
+    "billion laughs": (_laughs(6, 6), "severity: &l0", "anchors and aliases (&name, *name) are not accepted"),
+    "an alias in an otherwise good file": (
+        TEMPLATE_EXAMPLE.replace("bundle_id: bundle-2026-04-07-a", "bundle_id: &b bundle-2026-04-07-a").replace(
+            "bundle_id: bundle-2026-04-09-b", "bundle_id: *b"
+        ),
+        "&b",
+        "anchors and aliases (&name, *name) are not accepted",
+    ),
+    "5,000-deep nesting": (
+        "postmortem:\n  severity: " + "[" * 5000 + "]" * 5000 + "\n",
+        "severity:",
+        "nested more than 16 levels deep",
+    ),
+    "NUL": (
+        TEMPLATE_EXAMPLE.replace("incident_id: inc-2026-04-09-001", 'incident_id: "inc-2026-04-09-001\\0"'),
+        "incident_id:",
+        "character U+0000 is not allowed",
+    ),
+    "a terminal escape": (
+        TEMPLATE_EXAMPLE.replace("owner: platform-operations", 'owner: "\\e[2Jplatform-operations"'),
+        'owner: "',
+        "character U+001B is not allowed",
+    ),
+    "NUL in binary": (
+        TEMPLATE_EXAMPLE.replace("incident_id: inc-2026-04-09-001", "incident_id: !!binary aW5jAC0x"),
+        "incident_id:",
+        "binary values (!!binary) are not accepted",
+    ),
+    "a lone surrogate": (
+        TEMPLATE_EXAMPLE.replace("rollout_wave: canary", 'rollout_wave: "canary\\uD800"'),
+        "rollout_wave:",
+        "character U+D800 is not allowed",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "fragment", "reason"), HOSTILE.values(), ids=HOSTILE.keys())
+async def test_a_hostile_file_is_refused_in_one_line_and_nothing_is_stored(
+    text: str, fragment: str, reason: str, store: Store, database_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "hostile.yaml"
+    source.write_text(text)
+    result = cli("import", str(source), "--team", "T1", "--channel", "C1", env={"DATABASE_URL": database_url})
+    line = next(n for n, content in enumerate(text.splitlines(), start=1) if fragment in content)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{source}:line {line}: {reason}") and result.stderr.count("\n") == 1
+    assert await store.by_channel("T1", "C1") is None
+
+
+async def test_a_file_over_the_size_cap_is_refused_unread(store: Store, database_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "huge.yaml"
+    source.write_text(TEMPLATE_EXAMPLE + "# " + "x" * MAX_IMPORT_BYTES + "\n")
+    result = cli("import", str(source), "--team", "T1", "--channel", "C1", env={"DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert result.stderr == f"{source}: larger than 1 MiB, the import limit (an exported postmortem is a few KiB)\n"
+    assert await store.by_channel("T1", "C1") is None
+
+
+# --- run: Slack's answer to auth.test, the port, /healthz ----------------------------------------
