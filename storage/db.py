@@ -30,11 +30,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    """WAL lets readers run beside a writer; the busy timeout queues writers instead of failing."""
+    """The busy timeout queues writers instead of failing (set first: switching to WAL takes a lock);
+    WAL lets readers run beside a writer."""
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -46,13 +47,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    """One upgrade at a time: PostgreSQL's advisory lock, SQLite's write lock, taken before
+    alembic reads the version table (two processes creating a new database both saw none)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     command.upgrade(alembic_config(connection), "head")
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration; safe when several replicas start at once."""
+    """Bring the schema to the newest migration; safe when several processes start at once."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
 
