@@ -13,19 +13,27 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings, StorageSettings, load_settings
 from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
-from storage.db import create_engine, upgrade
+from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
 log = logging.getLogger("postmortem_bot")
 
 
-async def _store(settings: StorageSettings) -> Store:
-    """Every command works on an up-to-date schema, so a new database needs no separate step."""
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
+async def _store(settings: StorageSettings, *, create: bool = True) -> Store:
+    """Every command works on an up-to-date schema, so a new database needs no separate step.
+
+    ``create=False`` is for export and import: on a database that does not exist they could
+    only make an empty one and then say the incident is not there.
+    """
+    try:
+        engine = await open_database(settings.database_url, create=create)
+    except DatabaseUnavailable as exc:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise ConfigError(f"{exc} (DATABASE_URL={shown})") from None
     return Store(engine)
 
 
@@ -105,7 +113,7 @@ async def migrate(_args: argparse.Namespace) -> int:
 
 
 async def export(args: argparse.Namespace) -> int:
-    store = await _store(load_settings(StorageSettings))
+    store = await _store(load_settings(StorageSettings), create=False)
     record = await store.by_incident(args.incident_id)
     await store.engine.dispose()
     if record is None:
@@ -135,7 +143,7 @@ async def import_file(args: argparse.Namespace) -> int:
     except ImportFileError as exc:
         print(f"{path}:{exc}" if exc.line is not None else f"{path}: {exc}", file=sys.stderr)
         return 1
-    store = await _store(load_settings(StorageSettings))
+    store = await _store(load_settings(StorageSettings), create=False)
     try:
         if await store.by_channel(args.team, args.channel):
             print(f"channel {args.channel} already has a postmortem; import into another channel", file=sys.stderr)

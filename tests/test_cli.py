@@ -74,6 +74,7 @@ def test_import_then_export_round_trips_the_templates_own_example(tmp_path: Path
     source = tmp_path / "inc.yaml"
     source.write_text(TEMPLATE_EXAMPLE)
 
+    assert cli("migrate", env=env).returncode == 0
     imported = cli("import", str(source), "--team", "T1", "--channel", "C1", env=env)
     assert imported.returncode == 0, imported.stderr
     exported = cli("export", "inc-2026-04-09-001", env=env)
@@ -104,7 +105,7 @@ def test_a_malformed_file_is_refused_with_its_line_and_reason(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert result.stderr.startswith(f"{source}:line 22:") and "date" in result.stderr
-    assert cli("export", "inc-2026-04-09-001", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}).returncode == 1
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_commands_without_slack_settings_check_the_database_url(tmp_path: Path) -> None:
@@ -139,6 +140,56 @@ async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
     assert lines[0].split("\t") == ["recipient", "kind", "postmortem", "due", "action"]
     assert lines[1:] == [f"{example.OWNER}\tunowned\t{example.INCIDENT_ID}\tno due date\tGate on duplicates"]
     assert "claimed 0, sent 0" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "migrate"])
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        (
+            "postgresql://bot:secret@127.0.0.1:9/postmortems",
+            "cannot connect to the database at 127.0.0.1:9: connection refused "
+            "(DATABASE_URL=postgresql://bot:***@127.0.0.1:9/postmortems)",
+        ),
+        (
+            "postgresql://bot@db.invalid/postmortems",
+            "cannot connect to the database at db.invalid:5432: unknown host db.invalid "
+            "(DATABASE_URL=postgresql://bot@db.invalid/postmortems)",
+        ),
+        (
+            "sqlite:///{tmp}/no/such/folder/pm.db",
+            "cannot open the database file {tmp}/no/such/folder/pm.db: folder {tmp}/no/such/folder does not exist "
+            "(DATABASE_URL=sqlite:///{tmp}/no/such/folder/pm.db)",
+        ),
+    ],
+    ids=["refused", "unknown host", "missing folder"],
+)
+def test_a_database_out_of_reach_is_one_line_naming_database_url(
+    command: str, url: str, line: str, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": url.format(tmp=tmp_path),
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    result = cli(command, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == line.format(tmp=tmp_path) + "\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "inc-2026-04-09-001"], ["import", "inc.yaml", "--team", "T1", "--channel", "C1"]]
+)
+def test_export_and_import_without_a_database_say_so_and_create_none(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "inc.yaml").write_text(TEMPLATE_EXAMPLE)
+    result = cli(*command, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"no database at {tmp_path / 'postmortem-bot.db'}: `postmortem-bot migrate` creates it "
+        "(DATABASE_URL=sqlite:///postmortem-bot.db)\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["inc.yaml"]
 
 
 def test_migrations_started_at_once_on_a_new_sqlite_file_all_succeed(tmp_path: Path) -> None:
