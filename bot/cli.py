@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from bot.config import ConfigError, Settings, StorageSettings, load_settings
+from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
 from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
 log = logging.getLogger("postmortem_bot")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIET_UNLESS_DEBUG = ("alembic", "apscheduler")
+"""Libraries whose routine INFO lines ("Context impl ...", "Added job ...") mean nothing to an operator."""
 
 
 async def _store(settings: StorageSettings, *, create: bool = True) -> Store:
@@ -166,6 +171,7 @@ async def demo(_args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postmortem-bot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('postmortem-bot')}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)")
     commands.add_parser("migrate", help="bring the database schema up to date")
@@ -196,14 +202,48 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+class _JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(settings: LogSettings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    if level > logging.DEBUG:
+        for name in QUIET_UNLESS_DEBUG:
+            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 2 with one line for what the operator can fix; 1 with one line for the rest."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        _configure_logging(load_settings(LogSettings))
         return asyncio.run(COMMANDS[args.command](args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except Exception as exc:  # the operator gets one line; LOG_LEVEL=DEBUG logs the traceback
+        log.debug("postmortem-bot %s failed", args.command, exc_info=True)
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"postmortem-bot {args.command} failed: {type(exc).__name__}: {reason} (LOG_LEVEL=DEBUG shows where)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +20,7 @@ from bot.export import MAX_IMPORT_BYTES, from_yaml
 from storage.store import Store
 
 TEMPLATE_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
-OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT")
+OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_")
 
 
 def _clean_env() -> dict[str, str]:
@@ -142,6 +146,45 @@ async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
     assert "claimed 0, sent 0" in result.stderr
 
 
+def test_version_comes_from_the_package_metadata() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"postmortem-bot {importlib.metadata.version('postmortem-bot')}\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: Input should be 'text' or 'json'"),
+    ],
+)
+def test_a_bad_log_setting_is_a_configuration_error_for_every_command(env: dict[str, str], line: str) -> None:
+    result = cli("migrate", env=env)
+    assert result.returncode == 2
+    assert result.stderr == f"configuration error: {line}\n"
+
+
+def test_migrate_keeps_library_chatter_off_the_operators_screen(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    quiet = cli("migrate", env=env)
+    assert quiet.returncode == 0
+    assert (quiet.stdout, quiet.stderr) == ("database is up to date\n", "")
+    debug = cli("migrate", env={**env, "LOG_LEVEL": "debug"})
+    assert "alembic.runtime.migration: Context impl SQLiteImpl." in debug.stderr
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"}
+    result = cli("migrate", env=env)
+    assert result.returncode == 0
+    entries = [json.loads(line) for line in result.stderr.splitlines()]
+    assert all(set(entry) == {"time", "level", "logger", "message"} for entry in entries)
+    assert {"level": "INFO", "logger": "alembic.runtime.migration", "message": "Context impl SQLiteImpl."} in [
+        {k: entry[k] for k in ("level", "logger", "message")} for entry in entries
+    ]
+
+
 @pytest.mark.parametrize("command", ["run", "migrate"])
 @pytest.mark.parametrize(
     ("url", "line"),
@@ -203,6 +246,21 @@ def test_migrations_started_at_once_on_a_new_sqlite_file_all_succeed(tmp_path: P
         ]
         errors = [p.communicate(timeout=120)[1] for p in processes]
         assert [p.returncode for p in processes] == [0] * len(processes), errors
+
+
+def test_an_unexpected_failure_is_one_line_too(tmp_path: Path) -> None:
+    """A database a newer postmortem-bot migrated, after a rollback of the bot."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'pm.db'}"}
+    assert cli("migrate", env=env).returncode == 0
+    with contextlib.closing(sqlite3.connect(tmp_path / "pm.db")) as db, db:
+        db.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    result = cli("migrate", env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "postmortem-bot migrate failed: CommandError: Can't locate revision identified by '0099_future' "
+        "(LOG_LEVEL=DEBUG shows where)\n"
+    )
+    assert "Traceback" in cli("migrate", env={**env, "LOG_LEVEL": "DEBUG"}).stderr
 
 
 def _laughs(levels: int, width: int) -> str:
