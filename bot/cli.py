@@ -118,11 +118,19 @@ async def migrate(_args: argparse.Namespace) -> int:
 
 
 async def export(args: argparse.Namespace) -> int:
+    """Incident ids are unique per team only: with several teams, ``--team`` says which."""
     store = await _store(load_settings(StorageSettings), create=False)
-    record = await store.by_incident(args.incident_id)
-    await store.engine.dispose()
+    try:
+        teams = [args.team] if args.team else await store.incident_teams(args.incident_id)
+        record = await store.by_incident(args.incident_id, teams[0]) if len(teams) == 1 else None
+    finally:
+        await store.engine.dispose()
+    if len(teams) > 1:
+        print(f"{args.incident_id} is in several teams ({', '.join(teams)}); choose one with --team", file=sys.stderr)
+        return 2
     if record is None:
-        print(f"no postmortem with incident_id {args.incident_id}", file=sys.stderr)
+        where = f" in team {args.team}" if args.team else ""
+        print(f"no postmortem with incident_id {args.incident_id}{where}", file=sys.stderr)
         return 1
     print((to_markdown if args.format == "markdown" else to_yaml)(record.doc), end="")
     return 0
@@ -183,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser("export", help="print a postmortem as YAML or Markdown")
     exporter.add_argument("incident_id")
     exporter.add_argument("--format", choices=("yaml", "markdown"), default="yaml")
+    exporter.add_argument("--team", help="Slack team id, T…; needed when several teams use the incident id")
     importer = commands.add_parser("import", help="load a postmortem exported as section 11 YAML")
     importer.add_argument("file")
     importer.add_argument("--team", required=True, help="Slack team id, T…")

@@ -263,6 +263,27 @@ def test_an_unexpected_failure_is_one_line_too(tmp_path: Path) -> None:
     assert "Traceback" in cli("migrate", env={**env, "LOG_LEVEL": "DEBUG"}).stderr
 
 
+async def test_export_asks_for_the_team_when_two_teams_share_an_incident_id(store: Store, database_url: str) -> None:
+    doc = from_yaml(TEMPLATE_EXAMPLE)
+    for team in ("T2", "T1"):
+        await store.import_postmortem(team, "C1", doc, "import")
+    env = {"DATABASE_URL": database_url}
+
+    ambiguous = cli("export", example.INCIDENT_ID, env=env)
+    assert ambiguous.returncode == 2
+    assert ambiguous.stderr == f"{example.INCIDENT_ID} is in several teams (T1, T2); choose one with --team\n"
+
+    chosen = cli("export", example.INCIDENT_ID, "--team", "T2", env=env)
+    assert chosen.returncode == 0 and from_yaml(chosen.stdout) == doc
+
+    elsewhere = cli("export", example.INCIDENT_ID, "--team", "T9", env=env)
+    assert elsewhere.returncode == 1
+    assert elsewhere.stderr == f"no postmortem with incident_id {example.INCIDENT_ID} in team T9\n"
+
+
+# --- files nobody exported ---------------------------------------------------------------------
+
+
 def _laughs(levels: int, width: int) -> str:
     """The "billion laughs": each level a list of ``width`` aliases of the one before it."""
     keys = ["severity", "owner", "active_artifacts", "trace_id", "session_id", "bundle_id", "change_id"]
