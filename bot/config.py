@@ -51,11 +51,12 @@ class StorageSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
+        """``postgres://`` is what many hosts hand out; SQLAlchemy itself only knows ``postgresql://``."""
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError:
             raise ValueError(f"not a database URL: {value!r}") from None
-        if backend not in ("sqlite", "postgresql"):
+        if backend not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"use sqlite:///file.db or postgresql://…, not {backend}")
         return value
 

@@ -23,10 +23,19 @@ class DatabaseUnavailable(Exception):
 
 
 def async_url(url: str) -> str:
-    """Operators write plain ``sqlite:///`` or ``postgresql://``; we pick the async driver."""
+    """Operators write plain ``sqlite:///``, ``postgresql://`` or ``postgres://``; we pick the async driver.
+
+    libpq's ``sslmode``, which hosts put in the URLs they hand out, is asyncpg's ``ssl``.
+    """
     parsed = make_url(url)
-    driver = _ASYNC_DRIVERS.get(parsed.drivername)
-    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+    backend = parsed.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        return url
+    if backend != "sqlite" and "sslmode" in parsed.query:
+        ssl = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": ssl})
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def sqlite_file(url: str | URL) -> Path | None:

@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -183,6 +184,21 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert {"level": "INFO", "logger": "alembic.runtime.migration", "message": "Context impl SQLiteImpl."} in [
         {k: entry[k] for k in ("level", "logger", "message")} for entry in entries
     ]
+
+
+def test_a_plain_install_brings_the_postgresql_driver() -> None:
+    """The README's `pip install .` with a postgresql:// DATABASE_URL failed: asyncpg was in an extra."""
+    requirements = importlib.metadata.requires("postmortem-bot") or []
+    assert [r for r in requirements if re.match(r"asyncpg\b", r) and "extra ==" not in r]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_postgres_urls_as_hosts_hand_them_out_are_accepted(store: Store, database_url: str) -> None:
+    await store.import_postmortem("T1", "C1", from_yaml(TEMPLATE_EXAMPLE), "import")
+    hosted = database_url.replace("postgresql://", "postgres://", 1) + "?sslmode=disable"
+    result = cli("export", example.INCIDENT_ID, env={"DATABASE_URL": hosted})
+    assert result.returncode == 0, result.stderr
+    assert from_yaml(result.stdout) == from_yaml(TEMPLATE_EXAMPLE)
 
 
 @pytest.mark.parametrize("command", ["run", "migrate"])
