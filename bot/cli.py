@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import functools
 import json
 import logging
 import signal
@@ -12,15 +14,23 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
 from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.reminders.scheduler import ReminderTimer
+    from bot.slacklink import SlackLink
 
 log = logging.getLogger("postmortem_bot")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,47 +52,116 @@ async def _store(settings: StorageSettings, *, create: bool = True) -> Store:
     return Store(engine)
 
 
-async def _until_stopped() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
+    """``work`` until it ends or a signal asks us to stop, whichever comes first."""
+    tasks = {asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())}
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def run(_args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     store = await _store(settings)
-    async with aiohttp.ClientSession() as session:
-        await _serve(settings, store, session)
-    await store.engine.dispose()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await _serve(settings, store, session)
+    finally:
+        await store.engine.dispose()
     return 0
 
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
-    """Slack's requests and the reminder timer, until SIGINT or SIGTERM."""
-    from bot.app import create_app, create_sweeper, create_web_app
+    """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
+    from bot.app import create_app, create_sweeper
     from bot.reminders.scheduler import ReminderTimer
+    from bot.slacklink import SlackLink
 
     app = create_app(settings, store, session)
+    slack = SlackLink(app.client)
+    stop = _stop_on_signals()
     timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
-    timer.start()
+    serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-        await handler.connect_async()
-        log.info("connected in Socket Mode")
-        await _until_stopped()
-        await handler.close_async()
+        await _socket_mode(app, settings.slack_app_token or "", slack, stop, serve)
     else:
-        runner = web.AppRunner(create_web_app(app, store))
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
-        log.info("listening on port %s: /slack/events, /healthz", settings.port)
-        await _until_stopped()
+        await _http(app, store, settings.port, slack, serve)
+    if slack.refused:
+        raise _token_refused("SLACK_BOT_TOKEN", slack.refused)
+
+
+async def _serving(slack: SlackLink, stop: asyncio.Event, timer: ReminderTimer) -> None:
+    """Once requests can come in: reminders on a timer, and an unreachable Slack asked again."""
+    timer.start()
+    try:
+        await _until(stop, slack.until_up())
+        if not slack.refused:
+            await stop.wait()
+    finally:
+        await timer.stop()
+
+
+def _token_refused(variable: str, error: str) -> ConfigError:
+    return ConfigError(f"{variable} was refused by Slack: {error}")
+
+
+async def _http(app: AsyncApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]) -> None:
+    """The port first, then auth.test: neither problem needs the other to be found. An unreachable
+    Slack does not stop the bot from serving; /healthz says so until auth.test succeeds."""
+    from bot.app import create_web_app
+
+    runner = web.AppRunner(create_web_app(app, store, slack))
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, "0.0.0.0", port).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on port {port} (PORT): {_bind_problem(exc)}") from None
+        if await slack.check() != "refused":
+            log.info("listening on port %s: /slack/events, /healthz", port)
+            await serve()
+    finally:
         await runner.cleanup()
-    await timer.stop()
+
+
+def _bind_problem(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (is another postmortem-bot running?)"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return str(exc)
+
+
+async def _socket_mode(
+    app: AsyncApp, app_token: str, slack: SlackLink, stop: asyncio.Event, serve: Callable[[], Awaitable[None]]
+) -> None:
+    """Socket Mode has nothing to serve without Slack: an unreachable one is awaited before connecting."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    await slack.check()
+    await _until(stop, slack.until_up())
+    if not slack.up:
+        return
+    try:  # slack_sdk would retry a refused app token forever, a traceback each time
+        await app.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise _token_refused("SLACK_APP_TOKEN", str(exc.response.get("error"))) from None
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()
+    log.info("connected in Socket Mode")
+    try:
+        await serve()
+    finally:
+        await handler.close_async()
 
 
 async def remind(args: argparse.Namespace) -> int:

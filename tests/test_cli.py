@@ -1,27 +1,35 @@
-"""The operator interface: `postmortem-bot` commands as a shell or cron would run them."""
+"""The operator interface: `postmortem-bot` commands as a shell, cron or a supervisor would run them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 import json
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 import yaml
 
 from bot import example
+from bot.app import HEALTH_PATH
 from bot.document import CorrectiveAction, validate_section
 from bot.export import MAX_IMPORT_BYTES, from_yaml
+from bot.slackdev import SlackStandin
 from storage.store import Store
 
 TEMPLATE_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
 OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_")
+T = TypeVar("T")
 
 
 def _clean_env() -> dict[str, str]:
@@ -374,3 +382,136 @@ async def test_a_file_over_the_size_cap_is_refused_unread(store: Store, database
 
 
 # --- run: Slack's answer to auth.test, the port, /healthz ----------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_env(tmp_path: Path, api_url: str, token: str, **more: str) -> dict[str, str]:
+    return {
+        **_clean_env(),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'pm.db'}",
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": api_url,
+        "PORT": str(_free_port()),
+        **more,
+    }
+
+
+async def _run(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def _exit(process: asyncio.subprocess.Process, *, stop: bool = False) -> str:
+    """Its standard error once it has exited, on its own or (``stop``) after SIGTERM."""
+    if stop and process.returncode is None:
+        process.terminate()
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return stderr.decode()
+
+
+async def _health(port: str) -> tuple[int, dict[str, Any]] | None:
+    """/healthz's status and body; None while nothing listens yet."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{HEALTH_PATH}") as response:
+            return response.status, await response.json()
+    except aiohttp.ClientConnectionError:
+        return None
+
+
+async def _until(probe: Callable[[], Awaitable[T | None]], wanted: Callable[[T], bool] = bool) -> T:
+    """Poll ``probe`` until it answers what is ``wanted``; the deadline is for a loaded machine."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while (answer := await probe()) is None or not wanted(answer):
+        assert asyncio.get_running_loop().time() < deadline, f"still {answer!r}"
+        await asyncio.sleep(0.1)
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("wrong_token", "error"), [(True, "invalid_auth"), (False, "token_revoked"), (False, "account_inactive")]
+)
+async def test_a_token_slack_refuses_ends_run_with_one_line(
+    wrong_token: bool, error: str, standin: SlackStandin, tmp_path: Path
+) -> None:
+    if not wrong_token:
+        standin.fail_next("auth.test", error=error)
+    token = "xoxb-not-this-one" if wrong_token else standin.bot_token
+    process = await _run(_run_env(tmp_path, standin.api_url, token))
+    stderr = await _exit(process)
+    assert process.returncode == 2
+    assert stderr == f"SLACK_BOT_TOKEN was refused by Slack: {error}\n"
+
+
+async def test_run_serves_while_slack_is_unreachable_and_healthz_says_so(tmp_path: Path) -> None:
+    slack_port = _free_port()
+    env = _run_env(tmp_path, f"http://127.0.0.1:{slack_port}/api/", "xoxb-run")
+    process = await _run(env)
+    try:
+        unreachable = await _until(lambda: _health(env["PORT"]))
+        assert unreachable == (503, {"ok": False, "database": "up", "slack": "unreachable"})
+        async with SlackStandin(bot_token="xoxb-run", port=slack_port):
+            up = await _until(lambda: _health(env["PORT"]), lambda health: health[0] == 200)
+            assert up == (200, {"ok": True, "database": "up", "slack": "up"})
+    finally:
+        stderr = await _exit(process, stop=True)
+    assert process.returncode == 0, stderr
+    assert f"Slack is unreachable at http://127.0.0.1:{slack_port}/api/ (Cannot connect" in stderr
+    assert "auth.test again in 1 s (retry 1)" in stderr
+    assert f"Slack answers at http://127.0.0.1:{slack_port}/api/ again" in stderr
+    assert "apscheduler" not in stderr
+
+
+async def test_a_slack_server_error_at_start_is_asked_again(standin: SlackStandin, tmp_path: Path) -> None:
+    standin.fail_next("auth.test", status=503)
+    env = _run_env(tmp_path, standin.api_url, standin.bot_token)
+    process = await _run(env)
+    try:
+        up = await _until(lambda: _health(env["PORT"]), lambda health: health[0] == 200)
+        assert up == (200, {"ok": True, "database": "up", "slack": "up"})
+    finally:
+        stderr = await _exit(process, stop=True)
+    assert "(HTTP 503, fatal_error); auth.test again in 1 s (retry 1)" in stderr
+    assert [call.status for call in standin.calls_to("auth.test")] == [503, 200]
+
+
+async def test_a_token_refused_once_slack_is_back_ends_run(tmp_path: Path) -> None:
+    slack_port = _free_port()
+    env = _run_env(tmp_path, f"http://127.0.0.1:{slack_port}/api/", "xoxb-run")
+    process = await _run(env)
+    try:
+        await _until(lambda: _health(env["PORT"]))
+        async with SlackStandin(bot_token="xoxb-another-app", port=slack_port):
+            stderr = await _exit(process)
+    finally:
+        await _exit(process, stop=True)
+    assert process.returncode == 2
+    assert stderr.splitlines()[-1] == "SLACK_BOT_TOKEN was refused by Slack: invalid_auth"
+
+
+async def test_a_port_in_use_is_one_line_naming_port(standin: SlackStandin, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await _run(_run_env(tmp_path, standin.api_url, standin.bot_token, PORT=str(port)))
+        stderr = await _exit(process)
+    assert process.returncode == 2
+    assert (
+        stderr == f"cannot listen on port {port} (PORT): address already in use (is another postmortem-bot running?)\n"
+    )
+
+
+async def test_an_app_token_slack_refuses_ends_socket_mode_with_one_line(standin: SlackStandin, tmp_path: Path) -> None:
+    env = _run_env(tmp_path, standin.api_url, standin.bot_token, SLACK_APP_TOKEN="xapp-not-this-one")
+    del env["SLACK_SIGNING_SECRET"]
+    process = await _run(env)
+    stderr = await _exit(process)
+    assert process.returncode == 2
+    assert stderr == "SLACK_APP_TOKEN was refused by Slack: invalid_auth\n"
