@@ -168,8 +168,10 @@ def test_version_comes_from_the_package_metadata() -> None:
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: Input should be 'text' or 'json'"),
     ],
 )
-def test_a_bad_log_setting_is_a_configuration_error_for_every_command(env: dict[str, str], line: str) -> None:
-    result = cli("migrate", env=env)
+def test_a_bad_log_setting_is_a_configuration_error_for_every_command(
+    env: dict[str, str], line: str, tmp_path: Path
+) -> None:
+    result = cli("migrate", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == f"configuration error: {line}\n"
 
@@ -409,10 +411,16 @@ async def _run(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def _exit(process: asyncio.subprocess.Process, *, stop: bool = False) -> str:
-    """Its standard error once it has exited, on its own or (``stop``) after SIGTERM."""
+    """Its standard error once it has exited, on its own or (``stop``) after SIGTERM; a process
+    that would not end is killed rather than left running after the test."""
     if stop and process.returncode is None:
         process.terminate()
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     return stderr.decode()
 
 
