@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.reminders.sweep import Sweeper
+from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
 from handlers.context import Services
 from handlers.reminders import digest_message
@@ -20,6 +21,17 @@ from storage.store import Store
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+
+
+class _OurClientIsMeant(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN behind our back and warns, at every start, that our client wins: it is meant to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOG = logging.getLogger("postmortem_bot.bolt")
+BOLT_LOG.addFilter(_OurClientIsMeant())
 
 
 def create_client(settings: Settings, session: ClientSession | None = None) -> AsyncWebClient:
@@ -43,23 +55,25 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         client=create_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
-        logger=logging.getLogger("postmortem_bot.bolt"),
+        logger=BOLT_LOG,
     )
     handlers.register(app, Services(settings=settings, store=store))
     return app
 
 
-def create_web_app(app: AsyncApp, store: Store) -> web.Application:
-    """Slack's requests at ``/slack/events``; ``/healthz`` is 200 only while the database answers."""
+def create_web_app(app: AsyncApp, store: Store, slack: SlackLink | None = None) -> web.Application:
+    """Slack's requests at ``/slack/events``; ``/healthz`` is 200 only while the database answers
+    and, given ``slack``, while Slack takes the bot token."""
     web_app = web.Application()
     # Bolt's own secret: create_web_app's callers keep handing over only the app.
     web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret))
 
     async def healthz(_request: web.Request) -> web.Response:
-        healthy = await ping(store.engine)
-        return web.json_response(
-            {"ok": healthy, "database": "up" if healthy else "down"}, status=200 if healthy else 503
-        )
+        report = {"database": "up" if await ping(store.engine) else "down"}
+        if slack is not None:
+            report["slack"] = slack.state
+        healthy = all(state == "up" for state in report.values())
+        return web.json_response({"ok": healthy, **report}, status=200 if healthy else 503)
 
     web_app.router.add_get(HEALTH_PATH, healthz)
     return web_app

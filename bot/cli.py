@@ -4,80 +4,172 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import functools
+import json
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
 
 from bot.clock import Clock, FixedClock
-from bot.config import ConfigError, Settings, StorageSettings, load_settings
-from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml
-from storage.db import create_engine, upgrade
+from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
+from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
+from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.reminders.scheduler import ReminderTimer
+    from bot.slacklink import SlackLink
+
 log = logging.getLogger("postmortem_bot")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIET_UNLESS_DEBUG = ("alembic", "apscheduler")
+"""Libraries whose routine INFO lines ("Context impl ...", "Added job ...") mean nothing to an operator."""
 
 
-async def _store(settings: StorageSettings, clock: Clock | None = None) -> Store:
-    """Every command works on an up-to-date schema, so a new database needs no separate step."""
-    engine = create_engine(settings.database_url)
-    await upgrade(engine)
+async def _store(settings: StorageSettings, *, create: bool = True, clock: Clock | None = None) -> Store:
+    """Every command works on an up-to-date schema, so a new database needs no separate step.
+
+    ``create=False`` is for export and import: on a database that does not exist they could
+    only make an empty one and then say the incident is not there.
+    """
+    try:
+        engine = await open_database(settings.database_url, create=create)
+    except DatabaseUnavailable as exc:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise ConfigError(f"{exc} (DATABASE_URL={shown})") from None
     return Store(engine, clock)
 
 
-async def _until_stopped() -> None:
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
+    """``work`` until it ends or a signal asks us to stop, whichever comes first."""
+    tasks = {asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())}
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def run(_args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     store = await _store(settings)
-    async with aiohttp.ClientSession() as session:
-        await _serve(settings, store, session)
-    await store.engine.dispose()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await _serve(settings, store, session)
+    finally:
+        await store.engine.dispose()
     return 0
 
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
-    """Slack's requests and the reminder timer, until SIGINT or SIGTERM."""
-    from bot.app import create_app, create_sweeper, create_web_app
+    """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
+    from bot.app import create_app, create_sweeper
     from bot.reminders.scheduler import ReminderTimer
+    from bot.slacklink import SlackLink
 
     app = create_app(settings, store, session)
+    slack = SlackLink(app.client)
+    stop = _stop_on_signals()
     timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
-    timer.start()
+    serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-        await handler.connect_async()
-        log.info("connected in Socket Mode")
-        await _until_stopped()
-        await handler.close_async()
+        await _socket_mode(app, settings.slack_app_token or "", slack, stop, serve)
     else:
-        runner = web.AppRunner(create_web_app(app, store))
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", settings.port).start()
-        log.info("listening on port %s: /slack/events, /healthz", settings.port)
-        await _until_stopped()
+        await _http(app, store, settings.port, slack, serve)
+    if slack.refused:
+        raise _token_refused("SLACK_BOT_TOKEN", slack.refused)
+
+
+async def _serving(slack: SlackLink, stop: asyncio.Event, timer: ReminderTimer) -> None:
+    """Once requests can come in: reminders on a timer, and an unreachable Slack asked again."""
+    timer.start()
+    try:
+        await _until(stop, slack.until_up())
+        if not slack.refused:
+            await stop.wait()
+    finally:
+        await timer.stop()
+
+
+def _token_refused(variable: str, error: str) -> ConfigError:
+    return ConfigError(f"{variable} was refused by Slack: {error}")
+
+
+async def _http(app: AsyncApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]) -> None:
+    """The port first, then auth.test: neither problem needs the other to be found. An unreachable
+    Slack does not stop the bot from serving; /healthz says so until auth.test succeeds."""
+    from bot.app import create_web_app
+
+    runner = web.AppRunner(create_web_app(app, store, slack))
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, "0.0.0.0", port).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on port {port} (PORT): {_bind_problem(exc)}") from None
+        if await slack.check() != "refused":
+            log.info("listening on port %s: /slack/events, /healthz", port)
+            await serve()
+    finally:
         await runner.cleanup()
-    await timer.stop()
+
+
+def _bind_problem(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (is another postmortem-bot running?)"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return str(exc)
+
+
+async def _socket_mode(
+    app: AsyncApp, app_token: str, slack: SlackLink, stop: asyncio.Event, serve: Callable[[], Awaitable[None]]
+) -> None:
+    """Socket Mode has nothing to serve without Slack: an unreachable one is awaited before connecting."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    await slack.check()
+    await _until(stop, slack.until_up())
+    if not slack.up:
+        return
+    try:  # slack_sdk would retry a refused app token forever, a traceback each time
+        await app.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise _token_refused("SLACK_APP_TOKEN", str(exc.response.get("error"))) from None
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()
+    log.info("connected in Socket Mode")
+    try:
+        await serve()
+    finally:
+        await handler.close_async()
 
 
 async def remind(args: argparse.Namespace) -> int:
     from bot.app import create_client, create_sweeper
 
     settings = load_settings(Settings)
-    store = await _store(settings, FixedClock(args.now) if args.now else None)
+    store = await _store(settings, clock=FixedClock(args.now) if args.now else None)
     try:
         async with aiohttp.ClientSession() as session:
             sweeper = create_sweeper(settings, store, create_client(settings, session))
@@ -106,27 +198,45 @@ async def migrate(_args: argparse.Namespace) -> int:
 
 
 async def export(args: argparse.Namespace) -> int:
-    store = await _store(load_settings(StorageSettings))
-    record = await store.by_incident(args.incident_id)
-    await store.engine.dispose()
+    """Incident ids are unique per team only: with several teams, ``--team`` says which."""
+    store = await _store(load_settings(StorageSettings), create=False)
+    try:
+        teams = [args.team] if args.team else await store.incident_teams(args.incident_id)
+        record = await store.by_incident(args.incident_id, teams[0]) if len(teams) == 1 else None
+    finally:
+        await store.engine.dispose()
+    if len(teams) > 1:
+        print(f"{args.incident_id} is in several teams ({', '.join(teams)}); choose one with --team", file=sys.stderr)
+        return 2
     if record is None:
-        print(f"no postmortem with incident_id {args.incident_id}", file=sys.stderr)
+        where = f" in team {args.team}" if args.team else ""
+        print(f"no postmortem with incident_id {args.incident_id}{where}", file=sys.stderr)
         return 1
     print((to_markdown if args.format == "markdown" else to_yaml)(record.doc), end="")
     return 0
 
 
+def _read_import(path: Path) -> str:
+    """The file's text, refused unread past ``MAX_IMPORT_BYTES`` (a FIFO or /dev/zero never ends)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        limit = f"{MAX_IMPORT_BYTES / 1024 / 1024:g} MiB"
+        raise ImportFileError(None, f"larger than {limit}, the import limit (an exported postmortem is a few KiB)")
+    return data.decode("utf-8")
+
+
 async def import_file(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        doc = from_yaml(path.read_text(encoding="utf-8"))
+        doc = from_yaml(_read_import(path))
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{path}: cannot read: {exc}", file=sys.stderr)
         return 1
     except ImportFileError as exc:
-        print(f"{path}:{exc}", file=sys.stderr)
+        print(f"{path}:{exc}" if exc.line is not None else f"{path}: {exc}", file=sys.stderr)
         return 1
-    store = await _store(load_settings(StorageSettings))
+    store = await _store(load_settings(StorageSettings), create=False)
     try:
         if await store.by_channel(args.team, args.channel):
             print(f"channel {args.channel} already has a postmortem; import into another channel", file=sys.stderr)
@@ -149,6 +259,7 @@ async def demo(_args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postmortem-bot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('postmortem-bot')}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on PORT)")
     commands.add_parser("migrate", help="bring the database schema up to date")
@@ -160,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser("export", help="print a postmortem as YAML or Markdown")
     exporter.add_argument("incident_id")
     exporter.add_argument("--format", choices=("yaml", "markdown"), default="yaml")
+    exporter.add_argument("--team", help="Slack team id, T…; needed when several teams use the incident id")
     importer = commands.add_parser("import", help="load a postmortem exported as section 11 YAML")
     importer.add_argument("file")
     importer.add_argument("--team", required=True, help="Slack team id, T…")
@@ -179,14 +291,48 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
 }
 
 
+class _JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(settings: LogSettings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    if level > logging.DEBUG:
+        for name in QUIET_UNLESS_DEBUG:
+            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 2 with one line for what the operator can fix; 1 with one line for the rest."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        _configure_logging(load_settings(LogSettings))
         return asyncio.run(COMMANDS[args.command](args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except Exception as exc:  # the operator gets one line; LOG_LEVEL=DEBUG logs the traceback
+        log.debug("postmortem-bot %s failed", args.command, exc_info=True)
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"postmortem-bot {args.command} failed: {type(exc).__name__}: {reason} (LOG_LEVEL=DEBUG shows where)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,25 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+class LogSettings(BaseSettings):
+    """Read before any command runs, so that every command logs as asked."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class StorageSettings(BaseSettings):
     """Enough for the commands that only touch the database (migrate, export, import)."""
 
@@ -32,11 +51,12 @@ class StorageSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
+        """``postgres://`` is what many hosts hand out; SQLAlchemy itself only knows ``postgresql://``."""
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError:
             raise ValueError(f"not a database URL: {value!r}") from None
-        if backend not in ("sqlite", "postgresql"):
+        if backend not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"use sqlite:///file.db or postgresql://…, not {backend}")
         return value
 

@@ -7,6 +7,7 @@ are also what the tests use to drive a whole postmortem.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -29,6 +30,7 @@ from handlers.modals import ADD_ACTION
 DEMO_CHANNEL = "C0INCIDENT"
 DEMO_SECRET = "demo-signing-secret"
 DEMO_TOKEN = "xoxb-demo"
+_AFTER_ACK = "run_ack_function_asynchronously"  # Bolt's task for a listener's work after its ack
 
 
 def section_inputs(fields: Iterable[t.Field], answers: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +162,16 @@ def _export_text(response: dict[str, Any]) -> str:
     return html.unescape("".join(c.removeprefix("```").removesuffix("```") for c in chunks))
 
 
+async def _listeners_finished() -> None:
+    """Wait for the work Bolt runs after each ack, the card's refresh among it.
+
+    A save is answered before the card is edited, so without this the card printed could
+    be the one from a save or two earlier.
+    """
+    while running := [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == _AFTER_ACK]:
+        await asyncio.wait(running)
+
+
 async def run_demo() -> int:
     from bot.app import create_app, create_web_app
     from storage.db import create_engine, upgrade
@@ -189,6 +201,7 @@ async def run_demo() -> int:
                 exported = await driver.command("export yaml", user=example.OWNER, channel=DEMO_CHANNEL)
                 replies = await standin.wait_until(lambda: standin.responses(exported.response_url or ""))
                 yaml_text = _export_text(replies[0])
+                await _listeners_finished()
             await runner.cleanup()
             await engine.dispose()
             card = standin.messages(DEMO_CHANNEL)[0]

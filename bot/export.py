@@ -22,6 +22,11 @@ Import (``from_yaml``) is the inverse and is strict, because a file is edited by
 keys, wrong types and invalid answers are refused with the line of the offending key. It is
 not strict about completeness: a file carrying only section 11's keys is a valid postmortem,
 whose sections hold what was given.
+
+A file may also come from anyone, so import refuses what only a hostile file has: anchors and
+aliases, nesting deeper than ``MAX_NESTING``, and escapes that produce characters a YAML file
+may not contain literally (NUL, which PostgreSQL cannot store, other control characters, lone
+surrogates). Callers reading from disk cap the size at ``MAX_IMPORT_BYTES`` before parsing.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ YAML_TITLE = "YAML"
 CHECKLIST_TITLE = "What to Do Right Away"
 NOT_ANSWERED = "_not answered_"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_IMPORT_BYTES = 1024 * 1024  # an exported postmortem is a few KiB; this leaves room for long answers
+MAX_NESTING = 16  # an exported file needs 5: the root, postmortem, corrective_actions, an action, its owner
 TEXT_KINDS = frozenset({t.Kind.SHORT_TEXT, t.Kind.LONG_TEXT, t.Kind.USER, t.Kind.CHOICE})
 LIST_KINDS = frozenset({t.Kind.LINES, t.Kind.MULTI_CHOICE})
 ACTION_TABLE = (  # (column header, action field): the Markdown table of section 8
@@ -170,10 +177,13 @@ def _plain(value: Any) -> Any:
 
 class _Dumper(yaml.SafeDumper):
     """``safe_dump`` laid out as the template prints it: list items indented under their key,
-    multi-line answers as ``|`` blocks."""
+    multi-line answers as ``|`` blocks, and never an anchor, which import refuses."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -282,7 +292,40 @@ class _Sequence(list[Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """``SafeLoader`` that tracks lines, refuses duplicate keys and keeps impossible dates as text."""
+    """``SafeLoader`` that tracks lines, refuses duplicate keys and keeps impossible dates as text.
+
+    It refuses anchors and aliases outright rather than bounding their expansion: an exported
+    file never has them, a hand edit does not need them, and nine lines of nested aliases
+    expand to gigabytes ("billion laughs"). Nesting is bounded because composing is recursive.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ImportFileError(line, "anchors and aliases (&name, *name) are not accepted; write the value out")
+        if self._depth >= MAX_NESTING:
+            raise ImportFileError(line, f"nested more than {MAX_NESTING} levels deep; an exported file needs 5")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_scalar(self, node: yaml.Node) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and (unprintable := _UNPRINTABLE.search(value)):
+            raise ImportFileError(
+                node.start_mark.line + 1,
+                f"character U+{ord(unprintable.group()):04X} is not allowed: an escape may not produce "
+                "NUL, other control characters or lone surrogates",
+            )
+        return value
+
+
+_UNPRINTABLE = yaml.reader.Reader.NON_PRINTABLE  # what YAML refuses literally, refused as escapes too
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[_Mapping]:
@@ -321,9 +364,15 @@ def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
         return loader.construct_scalar(node)
 
 
+def _refuse_binary(_loader: _LineLoader, node: yaml.Node) -> Any:
+    """``!!binary`` decodes to bytes that pydantic would take as text, past the character check."""
+    raise ImportFileError(node.start_mark.line + 1, "binary values (!!binary) are not accepted; write text")
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+_LineLoader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
 
 
 # --- import: problems ---------------------------------------------------------------------------

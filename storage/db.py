@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import URL, Connection, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 _MIGRATION_LOCK = 7_461_302  # any constant: serializes replicas upgrading one PostgreSQL database
+_IN_MEMORY = ("", ":memory:")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened; the message says why in one line, for the operator."""
 
 
 def async_url(url: str) -> str:
-    """Operators write plain ``sqlite:///`` or ``postgresql://``; we pick the async driver."""
+    """Operators write plain ``sqlite:///``, ``postgresql://`` or ``postgres://``; we pick the async driver.
+
+    libpq's ``sslmode``, which hosts put in the URLs they hand out, is asyncpg's ``ssl``.
+    """
     parsed = make_url(url)
-    driver = _ASYNC_DRIVERS.get(parsed.drivername)
-    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+    backend = parsed.get_backend_name()
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        return url
+    if backend != "sqlite" and "sslmode" in parsed.query:
+        ssl = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": ssl})
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL; None for in-memory SQLite and for PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or (parsed.database or "") in _IN_MEMORY:
+        return None
+    return Path(parsed.database or "").absolute()
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -30,11 +54,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    """WAL lets readers run beside a writer; the busy timeout queues writers instead of failing."""
+    """The busy timeout queues writers instead of failing (set first: switching to WAL takes a lock);
+    WAL lets readers run beside a writer."""
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -46,18 +71,64 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    """One upgrade at a time: PostgreSQL's advisory lock, SQLite's write lock, taken before
+    alembic reads the version table (two processes creating a new database both saw none)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     command.upgrade(alembic_config(connection), "head")
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration; safe when several replicas start at once."""
+    """Bring the schema to the newest migration; safe when several processes start at once."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
 
 
+async def open_database(url: str, *, create: bool = True) -> AsyncEngine:
+    """An engine on an up-to-date schema, or DatabaseUnavailable saying why not.
+
+    ``create=False`` refuses a SQLite file that does not exist yet rather than making an empty one.
+    """
+    path = sqlite_file(url)
+    if path is not None and not create and not path.exists():
+        raise DatabaseUnavailable(f"no database at {path}: `postmortem-bot migrate` creates it")
+    engine = create_engine(url)
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, DBAPIError) as exc:
+        await engine.dispose()
+        raise DatabaseUnavailable(_cannot_connect(make_url(url), exc)) from None
+    await upgrade(engine)
+    return engine
+
+
+def _cannot_connect(url: URL, exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    path = sqlite_file(url)
+    if path is not None:
+        why = f"folder {path.parent} does not exist" if not path.parent.is_dir() else _first_line(cause)
+        return f"cannot open the database file {path}: {why}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if isinstance(cause, socket.gaierror):
+        return f"cannot connect to the database at {where}: unknown host {url.host}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"cannot connect to the database at {where}: connection refused"
+    return f"cannot connect to the database at {where}: {_first_line(cause)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 async def ping(engine: AsyncEngine) -> bool:
+    """Whether the database answers; a SQLite file deleted under a running process does not,
+    although the connections open on it still would."""
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
+        return False
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -149,6 +149,16 @@ class Store:
         async with self.sessions() as session:
             return await self._one(session, *where)
 
+    async def incident_teams(self, incident_id: str) -> list[str]:
+        """The teams with a postmortem for ``incident_id``: ids are unique within a team only."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(PostmortemRow.team_id)
+                .where(PostmortemRow.incident_id == incident_id)
+                .order_by(PostmortemRow.team_id)
+            )
+            return list(rows)
+
     async def open_postmortem(
         self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
     ) -> tuple[PostmortemRecord, bool]:
