@@ -84,7 +84,7 @@ async def export_from_card(
     record = await _card_postmortem(body, context, respond)
     if record is None:
         return
-    await respond(**exports.export_message(record, "yaml"), replace_original=False)
+    await respond(**await exports.export_message(record, "yaml"), replace_original=False)
 
 
 async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:

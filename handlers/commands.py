@@ -140,7 +140,7 @@ async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: A
     if fmt not in exports.FORMATS:
         await respond(text=f"Unknown export format `{render.escape(fmt[:40])}`: use `yaml` or `markdown`.")
         return
-    await respond(**exports.export_message(record, fmt))
+    await respond(**await exports.export_message(record, fmt))
 
 
 async def handle_postmortem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
@@ -28,8 +29,11 @@ def _chunks(text: str) -> list[str]:
     return [c for c in chunks if c]
 
 
-def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
-    chunks = _chunks(escape(FORMATS[fmt](record.doc)))
+async def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
+    """The export as an ephemeral message; rendering runs in a worker thread, off the event loop
+    that acks Slack's requests (a postmortem with a hundred actions is a lot of YAML)."""
+    text = await asyncio.to_thread(FORMATS[fmt], record.doc)
+    chunks = _chunks(escape(text))
     blocks: list[Block] = [SectionBlock(text=f"*{escape(headline(record))}* \u2014 {fmt} export")]
     blocks += [SectionBlock(text=f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]
     if len(chunks) > _MAX_CHUNKS:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.document import CorrectiveAction, Postmortem, validate_action, validate_section
-from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml
+from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml, yaml_dumper
 
 SECTION_11_KEYS = [
     "incident_id",
@@ -286,6 +286,15 @@ def test_the_checklist_is_in_the_file_marked_as_computed() -> None:
             "missing": "owner on 1 action(s), due date on 1 action(s)",
         }
     ]
+
+
+def test_the_file_is_the_same_with_and_without_libyaml() -> None:
+    """libyaml's emitter is used when PyYAML has it, for speed; it must not change a byte."""
+    pm = worked_example()
+    pm.answers["summary"]["summary"] = "Two tickets.\nThen a third: the retry had no idempotency_key."
+    pure_python = to_yaml(pm, yaml_dumper(yaml.SafeDumper))
+    assert to_yaml(pm) == pure_python
+    assert from_yaml(pure_python) == from_yaml(to_yaml(pm))
 
 
 def test_multi_line_answers_are_written_as_blocks() -> None:
