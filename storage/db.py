@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 _MIGRATION_LOCK = 7_461_302  # any constant: serializes replicas upgrading one PostgreSQL database
 _IN_MEMORY = ("", ":memory:")
+_IDLE_SINCE = "postmortem_bot_idle_since"
 
 
 class DatabaseUnavailable(Exception):
@@ -46,11 +51,42 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(parsed.database or "").absolute()
 
 
-def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+PING_AFTER_IDLE_SECONDS = 30.0
+RECYCLE_SECONDS = 1800
+
+
+def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> AsyncEngine:
+    """A pooled engine that pings a connection only when it sat idle for ``ping_after_idle`` seconds.
+
+    A ping on every checkout (SQLAlchemy's ``pool_pre_ping``) costs a round trip per
+    transaction, several per request; a connection in steady use is alive. One that idled
+    may have been dropped by the server or a proxy: it is pinged, and replaced if dead.
+    Connections are also recycled every half hour, before servers' idle timeouts.
+    """
+    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "checkin", _note_checkin)
+    event.listen(engine.sync_engine, "checkout", functools.partial(_ping_if_idle, ping_after_idle))
     return engine
+
+
+def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(
+    ping_after_idle: float, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object
+) -> None:
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:
+        raise DisconnectionError(f"idle connection is gone: {exc}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
