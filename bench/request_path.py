@@ -62,9 +62,11 @@ from bot import template as t
 from bot.demo import metadata, section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
+from handlers.metadata import metadata_key
 from handlers.modals import SECTION_CALLBACK, SectionMeta, section_view
 
 SIGNING_SECRET = "bench-signing-secret"
+KEY = metadata_key(SIGNING_SECRET)  # the product seals its modals' metadata with this key
 BOT_TOKEN = "xoxb-bench-token"
 EVENTS_PATH = "/slack/events"
 SUMMARY = t.SECTIONS[0]
@@ -78,7 +80,7 @@ WAIT_SECONDS = 15.0
 
 def static_next_view() -> dict[str, Any]:
     """The baseline's answer to every submission: the section 2 modal, built once."""
-    meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=NEXT.key)
+    meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=NEXT.key).keyed(KEY)
     return section_view(NEXT, None, meta, t.DEFAULT_VOCABULARY)
 
 
@@ -310,7 +312,7 @@ async def open_baseline_modals(target: Target, indices: Sequence[int]) -> None:
     """The baseline opens no modal itself: open section 1 for its users, as the product would."""
     client = AsyncWebClient(token=BOT_TOKEN, base_url=target.standin.api_url)
     for i in indices:
-        meta = SectionMeta(team=target.standin.team_id, channel=target.channel(i), section=SUMMARY.key)
+        meta = SectionMeta(team=target.standin.team_id, channel=target.channel(i), section=SUMMARY.key).keyed(KEY)
         view = section_view(SUMMARY, None, meta, t.DEFAULT_VOCABULARY, {"incident_id": target.incident(i)})
         await client.views_open(trigger_id=target.standin.issue_trigger(target.user(i)), view=view)
 
