@@ -162,7 +162,7 @@ async def _plan(sweeper: Sweeper, now: datetime) -> list:
     from bot.reminders.sweep import action_state
 
     contexts = await sweeper.store.open_actions()
-    people = await sweeper.directory.people({ALICE, BOB, CAROL})
+    people = {u: p for u in (ALICE, BOB, CAROL) if (p := await sweeper.directory.ask(u))}
     states = [action_state(c, people) for c in contexts]
     return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, sweeper.policy)
 
