@@ -92,7 +92,8 @@ class SlidingWindow:
 
 
 class _Pace:
-    """Our side of a limit: never count+1 calls in a window, evenly spaced past a first few.
+    """Our side of a limit: never count+1 calls in a window; half a window's worth at once
+    ("bursts are welcome"), then evenly spaced.
 
     Slack counts a call when it arrives: after it leaves here, before its answer is back.
     So a call takes its place in the window when it leaves and keeps it until a window
@@ -103,7 +104,7 @@ class _Pace:
         self.rate = rate
         self.lock = asyncio.Lock()
         self.interval = rate.period / rate.count if rate else 0.0
-        self.burst = max(1, rate.count // 10) if rate else 1
+        self.burst = max(1, rate.count // 2) if rate else 1
         self.due = -math.inf  # GCRA's theoretical arrival time: what spaces the calls evenly
         self.paused_until = -math.inf
         self.answered: deque[float] = deque()
