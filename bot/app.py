@@ -6,11 +6,11 @@ import logging
 
 from aiohttp import ClientSession, web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.config import Settings
+from bot.ratelimit import Limiter, PacedWebClient
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
@@ -35,17 +35,18 @@ BOLT_LOG.addFilter(_OurClientIsMeant())
 
 
 def create_client(settings: Settings, session: ClientSession | None = None) -> AsyncWebClient:
-    """Web API client for ``SLACK_API_URL``; a 429 waits for ``Retry-After`` instead of failing.
+    """Web API client for ``SLACK_API_URL``, paced within ``SLACK_RATE_LIMITS`` per method.
 
+    A 429 pauses only its method for ``Retry-After``, then the call is made again.
     Connection errors are deliberately not retried here: resending a message whose first
     attempt may have arrived would post it twice. A shared ``session`` keeps connections
     (and their TLS handshakes) alive between calls.
     """
-    return AsyncWebClient(
+    return PacedWebClient(
+        limiter=Limiter(settings.rate_limits),
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         logger=logging.getLogger("postmortem_bot.slack"),
     )
 

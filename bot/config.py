@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.ratelimit import Rate, parse_rate_limits, rate_limits
 from bot.reminders.policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.template import DEFAULT_VOCABULARY, Vocabulary
 
@@ -66,6 +67,7 @@ class Settings(StorageSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = Field(default=None, pattern=r"^xapp-\S+$")
     slack_api_url: str = "https://slack.com/api/"
+    slack_rate_limits: str = ""
     port: int = Field(default=3000, ge=1, le=65535)
     reminder_sweep_minutes: float = Field(default=15, gt=0)
     reminder_due_soon_days: str = "3,1"
@@ -81,6 +83,12 @@ class Settings(StorageSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
 
     @field_validator("reminder_due_soon_days")
     @classmethod
@@ -116,6 +124,11 @@ class Settings(StorageSettings):
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    @property
+    def rate_limits(self) -> dict[str, Rate]:
+        """Slack's published limits per Web API method, with ``SLACK_RATE_LIMITS`` over them."""
+        return rate_limits(self.slack_rate_limits)
 
     @property
     def vocabulary(self) -> Vocabulary:

@@ -75,9 +75,7 @@ def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> Non
     record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _ping_if_idle(
-    ping_after_idle: float, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object
-) -> None:
+def _ping_if_idle(ping_after_idle: float, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
     idle_since = record.info.get(_IDLE_SINCE)
     if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
         return

@@ -153,9 +153,11 @@ class AuditRow(Base):
 class ReminderRow(Base):
     """The reminder ledger: a reminder is claimed here, under a unique key, before it is sent.
 
-    ``state`` moves claimed -> sent, or claimed -> failed (Slack said no: a later sweep
-    may reclaim it) or claimed -> unknown (the request may have arrived: the DM history is
-    checked before anything is sent again).
+    ``state`` moves claimed -> sending -> sent, or -> failed (Slack said no: a later sweep
+    may reclaim it) or -> unknown (the request may have arrived: the DM history is checked,
+    in state checking, before anything is sent again). The sweep ``claimed_by`` owns the row
+    while ``lease_until`` lies ahead; it renews the lease as it runs, and moves the row to
+    sending only while it still owns it.
     """
 
     __tablename__ = "reminder_ledger"
@@ -173,6 +175,8 @@ class ReminderRow(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime]
+    claimed_by: Mapped[str] = mapped_column(String(32))
+    lease_until: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
 

@@ -158,8 +158,13 @@ async def test_an_unknown_outcome_missing_from_the_history_is_sent(
 
 
 async def _plan(sweeper: Sweeper, now: datetime) -> list:
-    reminders, _ = await sweeper.plan(now)
-    return reminders
+    from bot.reminders.policy import plan_reminders
+    from bot.reminders.sweep import action_state
+
+    contexts = await sweeper.due_contexts(now)
+    people = {u: p for u in (ALICE, BOB, CAROL) if (p := await sweeper.directory.ask(u))}
+    states = [action_state(c, people) for c in contexts]
+    return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, sweeper.policy)
 
 
 async def test_a_deactivated_owner_makes_the_action_unowned(

@@ -1,7 +1,8 @@
 """Who the recipients are: their time zone, and whether their account still exists.
 
-``users.info`` is asked at most once per user per ``CACHE_FOR``; the answers are kept in
-the database, so replicas share them and a restart does not re-ask.
+``users.info`` is asked only about people about to be reminded, and only when the answer
+kept for them is older than ``CACHE_FOR``; the answers are kept in the database, so
+replicas share them and a restart does not re-ask.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from storage.store import Store
 
 CACHE_FOR = timedelta(hours=12)
 GONE_ERRORS = ("user_not_found", "account_inactive")
+_BATCH = 5_000
 log = logging.getLogger(__name__)
 
 
@@ -40,26 +42,33 @@ class Person:
             return ZoneInfo("UTC")
 
 
+@dataclass(frozen=True)
+class Cached:
+    """What the cache says of someone, and whether it is recent enough to act on unasked."""
+
+    person: Person
+    fresh: bool
+
+
 class Directory:
     def __init__(self, store: Store, client: AsyncWebClient) -> None:
         self.sessions = store.sessions
         self.clock = store.clock
         self.client = client
 
-    async def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+    async def cached(self, user_ids: Iterable[str]) -> dict[str, Cached]:
+        """The kept answers about these people, fresh or not: no call to Slack."""
         wanted = sorted(set(user_ids))
+        rows: list[SlackUserRow] = []
         async with self.sessions() as session:
-            rows = (await session.scalars(select(SlackUserRow).where(SlackUserRow.user_id.in_(wanted)))).all()
+            for start in range(0, len(wanted), _BATCH):  # PostgreSQL's driver takes 32,767 parameters at most
+                batch = wanted[start : start + _BATCH]
+                rows += (await session.scalars(select(SlackUserRow).where(SlackUserRow.user_id.in_(batch)))).all()
         fresh_after = self.clock.now() - CACHE_FOR
-        known = {r.user_id: Person(r.user_id, r.tz, r.gone) for r in rows if r.fetched_at > fresh_after}
-        for user_id in wanted:
-            if user_id not in known:
-                person = await self._ask_slack(user_id)
-                if person:
-                    known[user_id] = person
-        return known
+        return {r.user_id: Cached(Person(r.user_id, r.tz, r.gone), r.fetched_at > fresh_after) for r in rows}
 
-    async def _ask_slack(self, user_id: str) -> Person | None:
+    async def ask(self, user_id: str) -> Person | None:
+        """Slack's answer now (kept for the next ``CACHE_FOR``), or None when Slack gave none."""
         try:
             response = await self.client.users_info(user=user_id)
             user = response["user"]

@@ -1,25 +1,32 @@
 """One reminder sweep: plan, claim in the ledger, deliver one digest DM per person.
 
 The order is what makes it exactly-once: a reminder is claimed under its unique key
-before any message goes out, and an outcome we cannot know (the connection dropped after
-the request left) is settled by the DM history, never by sending again blindly.
+before any message goes out, the claim is checked to be still this sweep's own right
+before the send, and an outcome we cannot know (the connection dropped after the request
+left) is settled by the DM history, never by sending again blindly.
+
+Delivery goes at Slack's pace: digests to people whose time zone is known leave at once,
+several at a time, with the client pacing each Web API method within Slack's limits,
+while ``users.info`` is asked meanwhile, and only about people about to be reminded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.document import is_user_id
-from bot.reminders.people import Directory, Person
+from bot.reminders.people import Cached, Directory, Person
 from bot.reminders.policy import (
     ActionState,
     Digest,
@@ -30,11 +37,17 @@ from bot.reminders.policy import (
     plan_reminders,
 )
 from storage.due import due_actions
-from storage.ledger import Claim, Ledger
+from storage.ledger import RENEW_EVERY, Claim, Ledger, Seen
 from storage.store import ActionContext, Store
 
 METADATA_EVENT = "postmortem_reminder"
 UNKNOWN_OUTCOME = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
+WORKERS = 32
+"""Digests on their way at once: enough to keep chat.postMessage at its limit through the
+database round trips of each one, few enough that a card posted meanwhile does not queue long."""
+ASKING = 32
+EARTH_ZONES = tuple(ZoneInfo(z) for z in ("Etc/GMT+12", "UTC", "Etc/GMT-14"))
+"""Between them, every local date someone can have at a given instant (UTC-12 to UTC+14)."""
 RenderDigest = Callable[[Digest, Mapping[int, ActionContext]], dict[str, Any]]
 log = logging.getLogger(__name__)
 
@@ -47,12 +60,14 @@ class SweepReport:
     failed: int = 0
     unknown: int = 0
     found_in_history: int = 0
+    handed_over: int = 0
     preview: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"planned {self.planned}, claimed {self.claimed}, sent {self.messages} DM(s), "
-            f"failed {self.failed}, unknown {self.unknown}, already delivered {self.found_in_history}"
+            f"failed {self.failed}, unknown {self.unknown}, already delivered {self.found_in_history}, "
+            f"taken over by another sweep {self.handed_over}"
         )
 
 
@@ -83,70 +98,249 @@ def metadata_keys(message: Mapping[str, Any]) -> list[str]:
     return list((metadata.get("event_payload") or {}).get("keys") or [])
 
 
+def _plan(
+    contexts: Iterable[ActionContext],
+    people: Mapping[str, Person],
+    zones: Mapping[str, ZoneInfo],
+    now: datetime,
+    policy: ReminderPolicy,
+) -> list[Reminder]:
+    return plan_reminders([action_state(c, people) for c in contexts], now, zones, policy)
+
+
+@dataclass
+class FirstPass:
+    """The sweep planned with what is already known of people, before asking Slack anything.
+
+    ``ready``: reminders of people whose kept answer is fresh, to send at once; ``stale``:
+    reminders of people whose answer is old, asked again first if anything is left to send;
+    ``unseen``: people never asked, who could be reminded now in some time zone.
+    """
+
+    by_id: dict[int, ActionContext]
+    actions_of: dict[str, list[ActionContext]]
+    ready: dict[str, list[Reminder]]
+    stale: dict[str, list[Reminder]]
+    unseen: list[str]
+
+
+def first_pass(
+    contexts: Sequence[ActionContext], cached: Mapping[str, Cached], now: datetime, policy: ReminderPolicy
+) -> FirstPass:
+    """CPU only: run in a worker thread, so a large backlog does not hold up the event loop."""
+    actions_of: dict[str, list[ActionContext]] = {}
+    for context in contexts:
+        for user in {context.action.owner, context.postmortem_owner}:
+            if user and is_user_id(user):
+                actions_of.setdefault(user, []).append(context)
+    people = {u: c.person for u, c in cached.items()}
+    zones = {u: p.zone for u, p in people.items()}
+    mine: dict[str, list[Reminder]] = {}
+    for reminder in _plan(contexts, people, zones, now, policy):
+        mine.setdefault(reminder.recipient, []).append(reminder)
+    unseen = set(actions_of) - set(cached)
+    return FirstPass(
+        by_id={c.action.id or 0: c for c in contexts},
+        actions_of=actions_of,
+        ready={r: rs for r, rs in mine.items() if r in cached and cached[r].fresh},
+        stale={r: rs for r, rs in mine.items() if r in cached and not cached[r].fresh},
+        unseen=sorted(_may_be_reminded(unseen, actions_of, people, zones, now, policy)),
+    )
+
+
+def _may_be_reminded(
+    unseen: set[str],
+    actions_of: Mapping[str, Sequence[ActionContext]],
+    people: Mapping[str, Person],
+    zones: Mapping[str, ZoneInfo],
+    now: datetime,
+    policy: ReminderPolicy,
+) -> set[str]:
+    """Of people whose time zone we do not know, those some zone would remind now."""
+    contexts = {c.action.id: c for u in unseen for c in actions_of[u]}.values()
+    any_hour = replace(policy, working_hours=(time.min, time.max), workdays=frozenset(range(7)))
+    found: set[str] = set()
+    for zone in EARTH_ZONES:
+        guess = {**zones, **dict.fromkeys(unseen, zone)}
+        found |= {r.recipient for r in _plan(contexts, people, guess, now, any_hour)} & unseen
+    return found
+
+
 class Sweeper:
-    def __init__(self, store: Store, client: AsyncWebClient, policy: ReminderPolicy, render: RenderDigest) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: AsyncWebClient,
+        policy: ReminderPolicy,
+        render: RenderDigest,
+        *,
+        workers: int = WORKERS,
+    ) -> None:
         self.store = store
         self.client = client
         self.policy = policy
         self.render = render
-        self.ledger = Ledger(store)
+        self.workers = workers
         self.directory = Directory(store, client)
 
     async def sweep(self, *, dry_run: bool = False) -> SweepReport:
         """One pass at the store clock's "now", so a sweep and its ledger claims agree on the time."""
-        reminders, by_id = await self.plan(self.store.clock.now())
-        report = SweepReport(planned=len(reminders))
-        if dry_run:
-            report.preview = [self._describe(r.recipient, r.kind, by_id[r.action_id]) for r in reminders]
-            return report
-        claims = await self.ledger.claim_all(reminders)
-        report.claimed = len(claims)
-        for digest in group_digests(c.reminder for c in claims):
-            mine = [c for c in claims if c.reminder.recipient == digest.recipient]
-            await self._deliver(digest, mine, by_id, report)
-        return report
+        now = self.store.clock.now()
+        contexts = await self.due_contexts(now)
+        users = {u for c in contexts for u in (c.action.owner, c.postmortem_owner) if u and is_user_id(u)}
+        cached = await self.directory.cached(users)
+        plan = await asyncio.to_thread(first_pass, contexts, cached, now, self.policy)
+        run = _Run(self, Ledger(self.store), now, plan, cached, dry_run)
+        return await run.deliver()
 
-    async def plan(self, now: datetime) -> tuple[list[Reminder], dict[int, ActionContext]]:
-        """The reminders due at ``now``, and the actions they are about.
-
-        Only the actions that can remind someone are read, in batches, and only their
-        people are looked up; the planning itself runs in a worker thread, so a large
-        backlog never holds up the requests this event loop serves meanwhile.
-        """
-        by_id: dict[int, ActionContext] = {}
-        users: set[str] = set()
-        async for batch in due_actions(self.store, now, due_horizon(now, self.policy)):
-            for context in batch:
-                by_id[context.action.id or 0] = context
-                users.update(u for u in (context.action.owner, context.postmortem_owner) if is_user_id(u))
-        people = await self.directory.people(users)
-        reminders = await asyncio.to_thread(_plan, list(by_id.values()), people, now, self.policy)
-        return reminders, by_id
+    async def due_contexts(self, now: datetime) -> list[ActionContext]:
+        """Only the actions that can remind someone at ``now`` (``storage.due``), read in batches
+        so that a large backlog never holds up the requests this event loop serves meanwhile."""
+        return [c async for batch in due_actions(self.store, now, due_horizon(now, self.policy)) for c in batch]
 
     @staticmethod
-    def _describe(recipient: str, kind: str, context: ActionContext) -> str:
+    def describe(reminder: Reminder, context: ActionContext) -> str:
         due = context.action.due.isoformat() if context.action.due else "no due date"
-        return f"{recipient}\t{kind}\t{context.incident_id or context.postmortem_id}\t{due}\t{context.action.action}"
+        incident = context.incident_id or context.postmortem_id
+        return f"{reminder.recipient}\t{reminder.kind}\t{incident}\t{due}\t{context.action.action}"
 
-    async def _deliver(
-        self, digest: Digest, claims: Sequence[Claim], by_id: Mapping[int, ActionContext], report: SweepReport
+
+@dataclass(frozen=True)
+class _Job:
+    recipient: str
+    reminders: Sequence[Reminder]
+    seen: Mapping[str, Seen] | None
+
+
+class _Run:
+    """One sweep's delivery: a queue of digests, the workers sending them, the people asked about."""
+
+    def __init__(
+        self,
+        sweeper: Sweeper,
+        ledger: Ledger,
+        now: datetime,
+        plan: FirstPass,
+        cached: Mapping[str, Cached],
+        dry_run: bool,
     ) -> None:
-        keys = [r.key for r in digest.reminders]
+        self.sweeper = sweeper
+        self.client = sweeper.client
+        self.ledger = ledger
+        self.now = now
+        self.plan = plan
+        self.people = {u: c.person for u, c in cached.items()}
+        self.zones = {u: p.zone for u, p in self.people.items()}
+        self.fresh = {u for u, c in cached.items() if c.fresh}
+        self.handled = {*plan.ready, *plan.stale, *plan.unseen}
+        """People whose digest this sweep has planned for good, or is asking Slack about."""
+        self.dry_run = dry_run
+        self.report = SweepReport()
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.asking = asyncio.Semaphore(ASKING)
+
+    async def deliver(self) -> SweepReport:
+        """Fresh people's digests first, at once; the others as Slack tells us who they are."""
+        planned = [r.key for rs in (*self.plan.ready.values(), *self.plan.stale.values()) for r in rs]
+        seen = {} if self.dry_run else await self.ledger.known(planned)
+        for recipient, reminders in self.plan.ready.items():
+            self._enqueue(recipient, reminders, seen)
+        to_ask = list(self.plan.unseen)
+        for recipient, reminders in self.plan.stale.items():
+            if any(_left_to_send(seen.get(r.key)) for r in reminders):
+                to_ask.append(recipient)
+            else:
+                self.report.planned += len(reminders)
+        tasks = [asyncio.create_task(self._work()) for _ in range(self.sweeper.workers)]
+        if not self.dry_run:
+            tasks.append(asyncio.create_task(self._keep_claims()))
         try:
-            channel = (await self.client.conversations_open(users=digest.recipient))["channel"]["id"]
-        except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
-            await self.ledger.failed(keys, _error(exc))
-            report.failed += len(keys)
+            await asyncio.gather(*(self._ask(user) for user in to_ask))
+            await self.queue.join()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.report.preview.sort()
+        return self.report
+
+    def _enqueue(self, recipient: str, reminders: Sequence[Reminder], seen: Mapping[str, Seen] | None) -> None:
+        self.report.planned += len(reminders)
+        if seen is None or any(_left_to_send(seen.get(r.key)) for r in reminders):
+            self.queue.put_nowait(_Job(recipient, reminders, seen))
+
+    async def _ask(self, user: str) -> None:
+        """Slack's word on someone about to be reminded, then their reminders planned with it."""
+        async with self.asking:
+            person = await self.sweeper.directory.ask(user)
+        if person is not None:  # no answer: what was kept, or (never asked) UTC, as for anyone unknown
+            self.people[user] = person
+            self.zones[user] = person.zone
+        if reminders := self._reminders_of(user):
+            self._enqueue(user, reminders, None)
+        if person is not None and person.gone:
+            await self._now_unowned(user)
+
+    def _reminders_of(self, user: str) -> list[Reminder]:
+        contexts = self.plan.actions_of[user]
+        return [
+            r for r in _plan(contexts, self.people, self.zones, self.now, self.sweeper.policy) if r.recipient == user
+        ]
+
+    async def _now_unowned(self, departed: str) -> None:
+        """Slack says an owner is gone: their actions' postmortem owners hear of them in this sweep."""
+        theirs = self.plan.actions_of[departed]
+        told = {p for c in theirs if c.action.owner == departed and (p := c.postmortem_owner) and is_user_id(p)}
+        for user in sorted(told - self.handled):
+            self.handled.add(user)
+            if user not in self.fresh:
+                await self._ask(user)
+            elif reminders := self._reminders_of(user):
+                self._enqueue(user, reminders, None)
+
+    async def _work(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await self._handle(job)
+            except Exception:  # one person's digest must not hold up everyone else's
+                log.exception("reminder digest for %s not delivered; the next sweep tries again", job.recipient)
+            finally:
+                self.queue.task_done()
+
+    async def _keep_claims(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY.total_seconds())
+            try:
+                await self.ledger.renew()
+            except SQLAlchemyError:
+                log.warning("could not renew this sweep's claims", exc_info=True)
+
+    async def _handle(self, job: _Job) -> None:
+        by_id = self.plan.by_id
+        if self.dry_run:
+            self.report.preview += [Sweeper.describe(r, by_id[r.action_id]) for r in job.reminders]
             return
+        claims = await self.ledger.claim(job.reminders, job.seen)
+        self.report.claimed += len(claims)
+        if claims:
+            (digest,) = group_digests(c.reminder for c in claims)
+            await self._deliver(digest, claims)
+
+    async def _deliver(self, digest: Digest, claims: Sequence[Claim]) -> None:
+        report = self.report
         if any(c.check_since for c in claims):
-            digest = await self._without_delivered(digest, claims, channel, report)
-            if not digest.reminders:
-                return
-            keys = [r.key for r in digest.reminders]
-        message = self.render(digest, by_id)
+            digest = await self._without_delivered(digest, claims)
+        mine = await self.ledger.start_sending([r.key for r in digest.reminders]) if digest.reminders else set()
+        report.handed_over += len(digest.reminders) - len(mine)
+        digest = Digest(digest.recipient, tuple(r for r in digest.reminders if r.key in mine))
+        if not digest.reminders:
+            return
+        keys = [r.key for r in digest.reminders]
+        message = self.sweeper.render(digest, self.plan.by_id)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"keys": keys}}
-        try:
-            response = await self.client.chat_postMessage(channel=channel, metadata=metadata, **message)
+        try:  # to the user's id: Slack delivers it to their DM with the app, no conversations.open
+            response = await self.client.chat_postMessage(channel=digest.recipient, metadata=metadata, **message)
         except SlackApiError as exc:
             await self.ledger.failed(keys, _error(exc))
             report.failed += len(keys)
@@ -154,42 +348,45 @@ class Sweeper:
             log.warning(
                 "reminder DM to %s: outcome unknown (%s); the history decides next sweep", digest.recipient, exc
             )
-            await self.ledger.unknown(keys, channel)
+            await self.ledger.unknown(keys, None)
             report.unknown += len(keys)
         else:
-            await self.ledger.sent(keys, channel, response.get("ts"))
+            await self.ledger.sent(keys, response["channel"], response.get("ts"))
             report.messages += 1
 
-    async def _without_delivered(
-        self, digest: Digest, claims: Sequence[Claim], channel: str, report: SweepReport
-    ) -> Digest:
+    async def _without_delivered(self, digest: Digest, claims: Sequence[Claim]) -> Digest:
         """Drop what an earlier attempt did deliver, as the DM's message metadata proves."""
-        since = min(c.check_since for c in claims if c.check_since)
+        unsure = [c for c in claims if c.check_since]
+        since = min(c.check_since for c in unsure if c.check_since)
         try:
+            channel = next((c.channel for c in unsure if c.channel), None) or await self._dm_channel(digest.recipient)
             history = await self.client.conversations_history(
                 channel=channel, oldest=f"{since.timestamp():.6f}", include_all_metadata=True, limit=200
             )
         except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
-            unsure = [c.reminder.key for c in claims if c.check_since]
-            log.warning("cannot read DM history of %s (%s); not resending %d reminder(s)", channel, exc, len(unsure))
-            await self.ledger.unknown(unsure, channel)
-            return Digest(digest.recipient, tuple(r for r in digest.reminders if r.key not in unsure))
+            keys = [c.reminder.key for c in unsure]
+            log.warning(
+                "cannot read the DM history of %s (%s); not resending %d reminder(s)", digest.recipient, exc, len(keys)
+            )
+            await self.ledger.unknown(keys, None)
+            return Digest(digest.recipient, tuple(r for r in digest.reminders if r.key not in keys))
         delivered: dict[str, str] = {}
         for message in history.get("messages", []):
             for key in metadata_keys(message):
                 delivered[key] = message.get("ts", "")
         for key, ts in delivered.items():
-            if any(c.reminder.key == key and c.check_since for c in claims):
+            if any(c.reminder.key == key for c in unsure):
                 await self.ledger.sent([key], channel, ts)
-                report.found_in_history += 1
+                self.report.found_in_history += 1
         return Digest(digest.recipient, tuple(r for r in digest.reminders if r.key not in delivered))
 
+    async def _dm_channel(self, user: str) -> str:
+        """The DM's id, for its history: only when an earlier attempt's answer never came."""
+        return str((await self.client.conversations_open(users=user))["channel"]["id"])
 
-def _plan(
-    contexts: Sequence[ActionContext], people: Mapping[str, Person], now: datetime, policy: ReminderPolicy
-) -> list[Reminder]:
-    states = [action_state(c, people) for c in contexts]
-    return plan_reminders(states, now, {u: p.zone for u, p in people.items()}, policy)
+
+def _left_to_send(row: Seen | None) -> bool:
+    return row is None or row.state != "sent"
 
 
 def _error(exc: BaseException) -> str:

@@ -23,17 +23,20 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.ratelimit import PER_CHANNEL, Rate, SlidingWindow
 
 JSON = dict[str, Any]
 Clock = Callable[[], float]
@@ -438,6 +441,9 @@ class SlackStandin:
         self._socket_tickets: set[str] = set()
         self._sockets: dict[str, _Socket] = {}
         self._envelopes: dict[str, _Envelope] = {}
+        self._limits: dict[str, Rate] = {}
+        self._windows: dict[tuple[str, str], SlidingWindow] = {}
+        self._delays: dict[str, float] = {}
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
@@ -525,6 +531,17 @@ class SlackStandin:
         handler will send it again).
         """
         self._faults.setdefault(method, deque()).extend([_Fault(drop=True)] * times)
+
+    def enforce_rate_limits(self, limits: Mapping[str, Rate]) -> None:
+        """From now on answer a call over its method's limit as Slack does: HTTP 429,
+        ``ratelimited`` and a Retry-After header, nothing processed. ``limits`` are
+        ``bot.ratelimit``'s (``method/channel`` for a per-channel one); other methods are free."""
+        self._limits = dict(limits)
+        self._windows.clear()
+
+    def delay(self, method: str, seconds: float) -> None:
+        """A slow Slack: every later call of ``method`` takes ``seconds`` before it is processed."""
+        self._delays[method] = seconds
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -833,11 +850,34 @@ class SlackStandin:
         params.pop("token", None)
         if method in _APP_TOKEN_METHODS:
             token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
+        wait = self._over_limit(method, params)
+        if wait:
+            return self._fail(method, params, _Fault(drop=False, error="ratelimited", status=429, retry_after=wait))
         fault = self._take_fault(method)
         if fault is not None and not fault.drop:
             return self._fail(method, params, fault)
+        if method in self._delays:
+            await asyncio.sleep(self._delays[method])
         body = self._dispatch(method, token, params)
         return self._answer(request, method, params, body, dropped=fault is not None)
+
+    def _over_limit(self, method: str, params: JSON) -> int:
+        """Whole seconds to wait, when this call would exceed a limit (0: counted, go ahead)."""
+        scopes = [(method, "")]
+        channel = str(params.get("channel") or "")
+        if method + PER_CHANNEL in self._limits and channel:
+            scopes.append((method + PER_CHANNEL, self.dm_channel(channel) if channel[0] in "UW" else channel))
+        windows = [self._window(*scope) for scope in scopes if scope[0] in self._limits]
+        now = asyncio.get_running_loop().time()
+        wait = max((w.wait(now) for w in windows), default=0.0)
+        if wait:
+            return max(1, math.ceil(wait))
+        for window in windows:
+            window.count(now)
+        return 0
+
+    def _window(self, limit: str, channel: str) -> SlidingWindow:
+        return self._windows.setdefault((limit, channel), SlidingWindow(self._limits[limit]))
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         response_id = request.match_info["response_id"]
@@ -940,14 +980,16 @@ class SlackStandin:
         next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
         return {"messages": page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
 
-    def _channel(self, params: JSON) -> str:
-        """Slack accepts a user id as channel and delivers to that user's DM."""
+    def _channel(self, params: JSON, *, user_id_opens_dm: bool = False) -> str:
+        """The conversation a call names. Posting to a user id opens and uses the app's DM
+        with them, as Slack does; reading or editing a DM takes its D… id."""
         channel = str(params.get("channel") or "")
         if not channel:
             raise _ApiError("channel_not_found")
         if channel[0] in "UW":
-            if channel not in self._users:
+            if channel not in self._users or not user_id_opens_dm:
                 raise _ApiError("channel_not_found")
+            self._open_dms.add(self.dm_channel(channel))
             return self.dm_channel(channel)
         return channel
 
@@ -1108,7 +1150,7 @@ class SlackStandin:
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _chat_post_message(self, params: JSON) -> JSON:
-        channel = self._channel(params)
+        channel = self._channel(params, user_id_opens_dm=True)
         content = self._checked_message(params)
         message = {
             "type": "message",
@@ -1134,7 +1176,7 @@ class SlackStandin:
         return {"channel": channel, "ts": ts, "text": message["text"], "message": copy.deepcopy(message)}
 
     def _chat_post_ephemeral(self, params: JSON) -> JSON:
-        channel = self._channel(params)
+        channel = self._channel(params, user_id_opens_dm=True)
         user = str(params.get("user") or "")
         if not user:
             raise _ApiError("user_not_in_channel")

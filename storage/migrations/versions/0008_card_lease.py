@@ -1,7 +1,7 @@
 """card lease as a holder and an expiry time: taken, extended and released in one statement each
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
