@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import template as t
 from handlers import exports
 from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
-from handlers.context import services
+from handlers.context import Services, services
 from handlers.errors import guarded
 from handlers.modals import (
     ADD_ACTION,
@@ -87,13 +87,18 @@ async def export_from_card(
     await respond(**await exports.export_message(record, "yaml"), replace_original=False)
 
 
+async def _modal_postmortem(svc: Services, body: dict[str, Any]) -> tuple[SectionMeta, PostmortemRecord | None]:
+    """The section modal a button was pressed in: its sealed metadata, and the postmortem it is of."""
+    meta = parse_meta(body["view"]["private_metadata"], SectionMeta, svc.metadata_key)
+    return meta, await find_postmortem(svc, meta, body)
+
+
 async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
     """Reload the section with what a colleague saved; the user's own text is discarded by choice."""
     await ack()
     svc = services(context)
     view = body["view"]
-    meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
-    record = await find_postmortem(svc, meta, body)
+    meta, record = await _modal_postmortem(svc, body)
     if record is None:
         return
     section = t.SECTION_BY_KEY[meta.section]
@@ -108,8 +113,7 @@ async def open_action_form(
 ) -> None:
     await ack()
     svc = services(context)
-    meta = parse_meta(body["view"]["private_metadata"], SectionMeta, svc.metadata_key)
-    record = await find_postmortem(svc, meta, body)
+    _, record = await _modal_postmortem(svc, body)
     if record is None:
         return
     action_id = int(action["value"]) if action["action_id"] == EDIT_ACTION else None
@@ -133,8 +137,7 @@ async def turn_page(
     await ack()
     svc = services(context)
     view = body["view"]
-    meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
-    record = await find_postmortem(svc, meta, body)
+    meta, record = await _modal_postmortem(svc, body)
     if record is None:
         return
     page = max(0, (meta.page or 0) + (1 if action["action_id"] == NEXT_PAGE else -1))
