@@ -20,38 +20,17 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Row, Select, select, text, union_all
+from sqlalchemy import CompoundSelect, Select, select, text, union_all
 
-from bot.document import CorrectiveAction
 from storage.models import NO_USER_OWNER, ActionRow, PostmortemRow, SlackUserRow
-from storage.store import ActionContext, Store
+from storage.store import ACTION_CONTEXT_COLUMNS, ActionContext, Store, action_context
 
 BATCH = 1_000
 """Rows read and turned into contexts between two returns to the event loop."""
 
-# Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
-# the ORM, which made a sweep's first compile hold the event loop for tens of milliseconds.
 _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
 _people = SlackUserRow.__table__.c
-_COLUMNS = (
-    _actions.id,
-    _actions.action,
-    _actions.kind,
-    _actions.owner,
-    _actions.due,
-    _actions.artifact,
-    _actions.status,
-    _actions.status_reason,
-    _actions.snoozed_until,
-    _actions.created_at,
-    _actions.postmortem_id,
-    _postmortems.team_id,
-    _postmortems.channel_id,
-    _postmortems.incident_id,
-    _postmortems.owner.label("postmortem_owner"),
-    _postmortems.created_by,
-)
 
 
 def _due_ids(due_by: date) -> CompoundSelect[Any]:
@@ -66,32 +45,9 @@ def _due_ids(due_by: date) -> CompoundSelect[Any]:
 
 def _rows(ids: Sequence[int], now: datetime) -> Select[Any]:
     return (
-        select(*_COLUMNS)
+        select(*ACTION_CONTEXT_COLUMNS)
         .join_from(ActionRow.__table__, PostmortemRow.__table__, _postmortems.id == _actions.postmortem_id)
         .where(_actions.id.in_(ids), _actions.snoozed_until.is_(None) | (_actions.snoozed_until <= now))
-    )
-
-
-def _context(row: Row[Any]) -> ActionContext:
-    action = CorrectiveAction(
-        id=row.id,
-        action=row.action,
-        kind=row.kind,
-        owner=row.owner,
-        due=row.due,
-        artifact=row.artifact,
-        status=row.status,
-        status_reason=row.status_reason,
-    )
-    return ActionContext(
-        action=action,
-        postmortem_id=row.postmortem_id,
-        team_id=row.team_id,
-        channel_id=row.channel_id,
-        incident_id=row.incident_id,
-        postmortem_owner=row.postmortem_owner or row.created_by,
-        created_at=row.created_at,
-        snoozed_until=row.snoozed_until,
     )
 
 
@@ -108,4 +64,4 @@ async def due_actions(store: Store, now: datetime, due_by: date) -> AsyncIterato
         ordered = sorted(found)
         for start in range(0, len(ordered), BATCH):
             rows = await connection.execute(_rows(ordered[start : start + BATCH], now))
-            yield [_context(row) for row in rows]
+            yield [action_context(row) for row in rows]

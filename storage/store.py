@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -480,25 +480,59 @@ class ActionContext:
     snoozed_until: datetime | None
 
 
+# Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
+# the ORM, which made a sweep's first compile hold the event loop for tens of milliseconds.
+_actions = ActionRow.__table__.c
+_postmortems = PostmortemRow.__table__.c
+ACTION_CONTEXT_COLUMNS = (
+    _actions.id,
+    _actions.action,
+    _actions.kind,
+    _actions.owner,
+    _actions.due,
+    _actions.artifact,
+    _actions.status,
+    _actions.status_reason,
+    _actions.snoozed_until,
+    _actions.created_at,
+    _actions.postmortem_id,
+    _postmortems.team_id,
+    _postmortems.channel_id,
+    _postmortems.incident_id,
+    _postmortems.owner.label("postmortem_owner"),
+    _postmortems.created_by,
+)
+"""What an ``ActionContext`` is made of, as plain columns (see ``action_context``)."""
+
+
+def action_context(row: Row[Any]) -> ActionContext:
+    action = CorrectiveAction(
+        id=row.id,
+        action=row.action,
+        kind=row.kind,
+        owner=row.owner,
+        due=row.due,
+        artifact=row.artifact,
+        status=row.status,
+        status_reason=row.status_reason,
+    )
+    return ActionContext(
+        action=action,
+        postmortem_id=row.postmortem_id,
+        team_id=row.team_id,
+        channel_id=row.channel_id,
+        incident_id=row.incident_id,
+        postmortem_owner=row.postmortem_owner or row.created_by,
+        created_at=row.created_at,
+        snoozed_until=row.snoozed_until,
+    )
+
+
 async def _contexts(session: AsyncSession, *where: Any) -> list[ActionContext]:
-    rows = (
-        await session.execute(
-            select(ActionRow, PostmortemRow)
-            .join(PostmortemRow, ActionRow.postmortem_id == PostmortemRow.id)
-            .where(*where)
-            .order_by(ActionRow.due.is_(None), ActionRow.due, ActionRow.id)
-        )
-    ).all()
-    return [
-        ActionContext(
-            action=_action_model(action),
-            postmortem_id=pm.id,
-            team_id=pm.team_id,
-            channel_id=pm.channel_id,
-            incident_id=pm.incident_id,
-            postmortem_owner=pm.owner or pm.created_by,
-            created_at=action.created_at,
-            snoozed_until=action.snoozed_until,
-        )
-        for action, pm in rows
-    ]
+    rows = await session.execute(
+        select(*ACTION_CONTEXT_COLUMNS)
+        .join_from(ActionRow.__table__, PostmortemRow.__table__, _postmortems.id == _actions.postmortem_id)
+        .where(*where)
+        .order_by(_actions.due.is_(None), _actions.due, _actions.id)
+    )
+    return [action_context(row) for row in rows]
