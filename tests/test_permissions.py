@@ -26,8 +26,11 @@ def _card(standin: SlackStandin) -> dict[str, Any]:
 
 
 async def _section_8(slack: SlackDriver, standin: SlackStandin, user: str) -> dict[str, Any]:
+    """Section 8's list, opened from the card (over whatever modal the user had open)."""
     await slack.click(_card(standin), CARD_EDIT, user=user, block_id="section-corrective_actions")
-    return await standin.wait_until(lambda: standin.current_view(user))
+    return await standin.wait_until(
+        lambda: (v := standin.current_view(user)) and v["title"]["text"].startswith("8/") and v
+    )
 
 
 async def _pushed_over(standin: SlackStandin, user: str, below: dict[str, Any]) -> dict[str, Any]:
