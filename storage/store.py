@@ -70,7 +70,8 @@ class PostmortemRecord:
         return snapshot.version if snapshot else 0
 
 
-def _action_model(row: ActionRow) -> CorrectiveAction:
+def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
+    """From a mapped row or a plain one of ``ACTION_CONTEXT_COLUMNS``: the same names either way."""
     return CorrectiveAction(
         id=row.id,
         action=row.action,
@@ -506,18 +507,8 @@ ACTION_CONTEXT_COLUMNS = (
 
 
 def action_context(row: Row[Any]) -> ActionContext:
-    action = CorrectiveAction(
-        id=row.id,
-        action=row.action,
-        kind=row.kind,
-        owner=row.owner,
-        due=row.due,
-        artifact=row.artifact,
-        status=row.status,
-        status_reason=row.status_reason,
-    )
     return ActionContext(
-        action=action,
+        action=_action_model(row),
         postmortem_id=row.postmortem_id,
         team_id=row.team_id,
         channel_id=row.channel_id,
