@@ -52,14 +52,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from provenance import code_version
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import example
 from bot import template as t
-from bot.demo import metadata, section_inputs
+from bot.demo import section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
 from handlers.metadata import metadata_key
@@ -105,7 +105,7 @@ def baseline_web_app(api_url: str) -> web.Application:
 
 
 async def product_web_app(api_url: str, database_url: str) -> tuple[web.Application, Callable[[], Awaitable[None]]]:
-    """The real app, wired as ``postmortem-bot run`` wires it."""
+    """The real app, wired as ``postmortem-bot run`` wires it (one HTTP session for every Web API call)."""
     from bot.app import create_app, create_web_app
     from bot.config import Settings
     from storage.db import create_engine, upgrade
@@ -121,7 +121,13 @@ async def product_web_app(api_url: str, database_url: str) -> tuple[web.Applicat
     engine = create_engine(database_url)
     await upgrade(engine)
     store = Store(engine)
-    return create_web_app(create_app(settings, store), store), engine.dispose
+    session = ClientSession()
+
+    async def cleanup() -> None:
+        await session.close()
+        await engine.dispose()
+
+    return create_web_app(create_app(settings, store, session), store), cleanup
 
 
 async def serve(kind: str, api_url: str, database_url: str) -> None:
@@ -282,9 +288,9 @@ async def start_journey(target: Target, i: int) -> Sample:
         return sample
     posted = await _wait(target.standin, lambda: target.traffic.card_posted(channel))
     opened = target.traffic.opened.get(result.trigger_id or "")
-    bound = metadata(target.standin.current_view(user)).get("postmortem") is not None
+    shown = target.standin.current_view(user) is not None
     views_ok = bool(opened and (opened.response or {}).get("ok"))
-    sample.ok = sample.ok and posted is not None and views_ok and bound
+    sample.ok = sample.ok and posted is not None and views_ok and shown
     sample.views_open = opened.time - sent if opened else None
     sample.done = posted - sent if posted is not None else None
     return sample

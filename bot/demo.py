@@ -30,6 +30,7 @@ from handlers.modals import ADD_ACTION
 DEMO_CHANNEL = "C0INCIDENT"
 DEMO_SECRET = "demo-signing-secret"
 DEMO_TOKEN = "xoxb-demo"
+CARD_METHODS = ("chat.postMessage", "chat.update")
 _AFTER_ACK = "run_ack_function_asynchronously"  # Bolt's task for a listener's work after its ack
 
 
@@ -75,13 +76,20 @@ class Walkthrough:
         return current
 
     async def start(self, incident_id: str = "") -> dict[str, Any]:
-        """``/postmortem start``; returns the section 1 modal once it is bound and the card is up."""
+        """``/postmortem start``; returns the section 1 modal once the start's work is done: the card,
+        which comes last, is posted or edited."""
+        before = len(self.standin.calls)
         result = await self.driver.command(f"start {incident_id}".strip(), user=self.user, channel=self.channel)
         assert result.status == 200, result.text
-        await self.standin.wait_until(lambda: metadata(self.standin.current_view(self.user)).get("postmortem"))
-        await self.standin.wait_until(lambda: self.standin.messages(self.channel))
+        await self.standin.wait_until(lambda: self._card_touched_since(before))
         self.titles.append(self.view()["title"]["text"])
         return self.view()
+
+    def _card_touched_since(self, index: int) -> bool:
+        return any(
+            call.method in CARD_METHODS and call.params.get("channel") == self.channel
+            for call in self.standin.calls[index:]
+        )
 
     async def save(self, answers: dict[str, Any]) -> Any:
         """Fill the open section with stored-form answers and press "Save & next"."""

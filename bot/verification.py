@@ -143,7 +143,8 @@ def slack_endpoint(app: AsyncApp, signing_secret: str) -> Handler:
             log.warning("refused a request from %s with HTTP %s: %s", request.remote, refusal.status, refusal)
             said = str(refusal) if refusal.status == 400 else "unauthenticated"  # no hints for a forger
             return web.json_response({"ok": False, "error": said}, status=refusal.status)
-        bolt_request = AsyncBoltRequest(body=await request.text(), query=request.query_string, headers=request.headers)
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)
+        bolt_request.raw_body = await request.text()  # for Bolt's own signature check; parsed once, above
         bolt_request.body = body
         bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))

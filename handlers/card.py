@@ -47,8 +47,8 @@ def _byline(record: PostmortemRecord) -> str:
     return " \u00b7 ".join(parts)
 
 
-def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> list[Block]:
-    counts = render.action_counts(record.doc, today, gone)
+def card_blocks(record: PostmortemRecord, today: date) -> list[Block]:
+    counts = render.action_counts(record.doc, today, record.gone)
     blocks: list[Block] = [
         HeaderBlock(text=render.truncate(render.headline(record), 150)),
         ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
@@ -76,46 +76,55 @@ def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> 
     return blocks
 
 
-def _message(record: PostmortemRecord, gone: frozenset[str], today: date) -> dict[str, Any]:
+def _message(record: PostmortemRecord, today: date) -> dict[str, Any]:
     return {
         "text": render.escape(render.headline(record)),
-        "blocks": [b.to_dict() for b in card_blocks(record, gone, today)],
+        "blocks": [b.to_dict() for b in card_blocks(record, today)],
     }
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
-    """Bring the card up to date with what is stored; post it the first time.
+    """Bring the card up to date with what is stored; post it the first time."""
+    await render_card(client, store, await CardLeases(store).want(postmortem_id))
 
-    Every refresh marks the card out of date, but only the holder of the render lease talks
+
+async def render_card(
+    client: AsyncWebClient, store: Store, lease: Lease | None, known: PostmortemRecord | None = None
+) -> None:
+    """Render the card under ``lease`` (None: someone else renders it).
+
+    Every change marks the card out of date, but only the holder of the render lease talks
     to Slack, and it renders again until nothing changed meanwhile. So the card's edits
-    reach Slack one after the other and the last one shows the newest state.
+    reach Slack one after the other and the last one shows the newest state. ``known`` is
+    the record as the caller read it plus the one change that took the lease: it is
+    rendered without reading it back when no other change came between.
     """
     leases = CardLeases(store)
-    lease = await leases.want(postmortem_id)
     while lease is not None:
+        record = known if known and known.card_revision + 1 == lease.revision else await store.get(lease.postmortem_id)
+        known = None
         try:
-            await _render_card(client, store, leases, lease)
+            posted = await _render_card(client, store, leases, lease, record) if record else None
         except Exception:
             await leases.drop(lease)
             raise
-        lease = await leases.release(lease)
+        lease = await leases.release(lease, posted)
 
 
-async def _render_card(client: AsyncWebClient, store: Store, leases: CardLeases, lease: Lease) -> None:
-    record = await store.get(lease.postmortem_id)
-    if record is None:
-        return
-    gone = await store.gone_people(a.owner for a in record.doc.actions if a.owner)
-    message = _message(record, gone, store.clock.now().date())
+async def _render_card(
+    client: AsyncWebClient, store: Store, leases: CardLeases, lease: Lease, record: PostmortemRecord
+) -> str | None:
+    """Edit the card, or post it; the ts of a card this posted, for the lease's release to record."""
+    message = _message(record, store.clock.now().date())
     ts = record.card_ts or await _posted_before(client, store, record)
     if ts:
         await client.chat_update(channel=record.channel_id, ts=ts, **message)
-    else:
-        await leases.claim_post(lease)  # claimed first: a post whose reply is lost is found later, not repeated
-        await _post(client, store, record, message)
+        return None
+    await leases.claim_post(lease)  # claimed first: a post whose reply is lost is found later, not repeated
+    return await _post(client, store, record, message)
 
 
-async def _post(client: AsyncWebClient, store: Store, record: PostmortemRecord, message: dict[str, Any]) -> None:
+async def _post(client: AsyncWebClient, store: Store, record: PostmortemRecord, message: dict[str, Any]) -> str:
     """The first post of the card, tagged with metadata so that a lost reply can be settled by looking."""
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"postmortem_id": record.id}}
     try:
@@ -125,7 +134,7 @@ async def _post(client: AsyncWebClient, store: Store, record: PostmortemRecord, 
         if exc.response.get("error") in NOT_A_MEMBER:
             raise CardNotPosted(f"I can't post the postmortem card here. {INVITE}") from exc
         raise
-    await store.set_card(record.id, response["ts"])
+    return str(response["ts"])
 
 
 async def _posted_before(client: AsyncWebClient, store: Store, record: PostmortemRecord) -> str | None:

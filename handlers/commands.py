@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,7 +15,7 @@ from bot import template as t
 from bot.document import INCIDENT_ID_RULE, incident_id_problem
 from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers import exports, render
-from handlers.card import CardNotPosted, refresh_card
+from handlers.card import CardNotPosted, refresh_card, render_card
 from handlers.context import services
 from handlers.errors import guarded
 from handlers.modals import SectionMeta, notice_view, section_view
@@ -93,7 +94,7 @@ async def _start(
     view = section_view(summary, None, meta, svc.vocabulary, draft)
     opened, trouble = await _open_form(client, command["trigger_id"], view)
     try:
-        record, created = await svc.store.open_postmortem(team, channel, user, incident_id)
+        started = await svc.store.start(team, channel, user, incident_id)
     except IncidentIdTaken as exc:
         text = (
             f":warning: {render.escape(exc.incident_id)} already has a postmortem in <#{exc.channel_id}>. "
@@ -103,22 +104,33 @@ async def _start(
             await client.views_update(view_id=opened["view"]["id"], view=notice_view("Incident id in use", text))
         await respond(text=text, response_type="ephemeral")
         return
+    record = started.record
+    if started.card is not None:  # created: nothing is stored yet, the open form already shows it all
+        await _show_card(render_card(client, svc.store, started.card, record), respond, trouble)
+        return
     if opened:
         meta = meta.model_copy(update={"postmortem": record.id, "version": record.version(summary.key)})
         answers = draft if draft and summary.key not in record.sections else None
         await _bind(client, opened, section_view(summary, record, meta, svc.vocabulary, answers))
-    if trouble:
-        await respond(text=trouble, response_type="ephemeral")
-    if not created and incident_id and record.incident_id and incident_id != record.incident_id:
-        await respond(
-            text=f"This channel already has the postmortem of *{render.escape(record.incident_id)}*; "
-            "I opened that one.",
-            response_type="ephemeral",
-        )
+    if incident_id and record.incident_id and incident_id != record.incident_id:
+        trouble = "\n".join(filter(None, [trouble, _other_incident(record.incident_id)]))
+    await _show_card(refresh_card(client, svc.store, record.id), respond, trouble)
+
+
+def _other_incident(incident_id: str) -> str:
+    return f"This channel already has the postmortem of *{render.escape(incident_id)}*; I opened that one."
+
+
+async def _show_card(rendering: Awaitable[None], respond: AsyncRespond, notice: str | None) -> None:
+    """Tell the person what they should know, and bring the card up: the card even if telling failed."""
     try:
-        await refresh_card(client, svc.store, record.id)
-    except CardNotPosted as exc:
-        await respond(text=f":warning: {exc}", response_type="ephemeral")
+        if notice:
+            await respond(text=notice, response_type="ephemeral")
+    finally:
+        try:
+            await rendering
+        except CardNotPosted as exc:
+            await respond(text=f":warning: {exc}", response_type="ephemeral")
 
 
 async def _status(command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond) -> None:

@@ -18,6 +18,7 @@ from bot import template as t
 from bot.reminders.policy import Digest, Reminder
 from handlers import home, render
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text
+from handlers.card import refresh_card
 from handlers.context import services
 from handlers.errors import guarded
 from handlers.modals import actions_view
@@ -134,7 +135,7 @@ async def _change(
         await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
     await home.publish(client, svc.store, body["team"]["id"], user)
     if changed:
-        await update_card(client, svc, found.postmortem_id)
+        await update_card(found.postmortem_id, refresh_card(client, svc.store, found.postmortem_id))
 
 
 async def mark_done(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import template as t
 from bot.document import SectionErrors, validate_action, validate_section
 from bot.reminders.sweep import UNKNOWN_OUTCOME
-from handlers.card import CardNotPosted, refresh_card
+from handlers.card import CardNotPosted, refresh_card, render_card
 from handlers.context import Services, services
 from handlers.errors import guarded
 from handlers.fields import error_blocks, read_state
@@ -30,7 +31,7 @@ from handlers.modals import (
     section_view,
 )
 from handlers.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
-from storage.store import Conflict, IncidentIdTaken, PostmortemRecord
+from storage.store import Conflict, IncidentIdTaken, PostmortemRecord, SavedSection
 
 log = logging.getLogger(__name__)
 GONE = "This postmortem no longer exists. Start a new one with `/postmortem start`."
@@ -63,13 +64,13 @@ def meta_for(svc: Services, record: PostmortemRecord, section: t.Section, revisi
     ).keyed(svc.metadata_key)
 
 
-async def update_card(client: AsyncWebClient, svc: Services, postmortem_id: int) -> None:
+async def update_card(postmortem_id: int, rendering: Awaitable[None]) -> None:
     """After a change is stored: a card Slack did not take is logged, never reported as a failed save.
 
     Every refresh renders the newest state, so the next one brings the card up to date.
     """
     try:
-        await refresh_card(client, svc.store, postmortem_id)
+        await rendering
     except (CardNotPosted, SlackApiError, *UNKNOWN_OUTCOME) as exc:
         reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
         log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
@@ -83,28 +84,30 @@ async def _save_answers(
     meta: SectionMeta,
     state: dict[str, Any],
     user: str,
-) -> bool:
-    """Validate and store a form section; answers the modal itself when it must stay open."""
+) -> SavedSection | None:
+    """Validate and store a form section; answers the modal itself when it must stay open (then None).
+
+    The save takes the card's render lease: the caller renders the card (or it stays
+    out of date until the lease expires).
+    """
     previous = record.sections.get(section.key)
     raw = read_state(section.fields, state, previous.data if previous else None)
     try:
         data = validate_section(section.key, raw, svc.vocabulary)
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
-        return False
+        return None
     base = meta.version if meta.version is not None else (-1 if previous else 0)
     try:
-        await svc.store.save_section(record.id, section.key, data, base, user)
+        return await svc.store.save_section(record.id, section.key, data, base, user, take_card=True)
     except Conflict as exc:
         retry = meta.model_copy(
             update={"postmortem": record.id, "version": exc.current.version, "revision": meta.revision + 1}
         )
         await ack(response_action="update", view=conflict_view(section, retry, data, exc.current, svc.vocabulary))
-        return False
     except IncidentIdTaken as exc:
         await ack(response_action="errors", errors=error_blocks({"incident_id": f"{exc}."}, state))
-        return False
-    return True
+    return None
 
 
 async def submit_section(
@@ -119,21 +122,25 @@ async def submit_section(
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
-    if not section.is_action_list:
-        saved = await _save_answers(ack, svc, record, section, meta, view["state"]["values"], body["user"]["id"])
-        if not saved:
-            return
+    if section.is_action_list:  # nothing to store: its actions are saved one by one
+        await ack(response_action="update", view=_view_after(svc, record, section))
+        return
+    saved = await _save_answers(ack, svc, record, section, meta, view["state"]["values"], body["user"]["id"])
+    if saved is None:
+        return
+    record = record.with_section(section.key, saved.snapshot)
+    try:
+        await ack(response_action="update", view=_view_after(svc, record, section))
+    finally:  # the save holds the card's render lease: render even if the answer to Slack failed
+        await update_card(record.id, render_card(client, svc.store, saved.card, record))
+
+
+def _view_after(svc: Services, record: PostmortemRecord, section: t.Section) -> dict[str, Any]:
+    """The next section's modal (its stored answers and version are not changed by this save), or the end."""
     following = t.section_after(section)
     if following is None:
-        record = await svc.store.get(record.id)
-        assert record is not None
-        await ack(response_action="update", view=finished_view(record))
-    else:  # the next section's stored answers and version are not changed by this save
-        await ack(
-            response_action="update",
-            view=section_view(following, record, meta_for(svc, record, following), svc.vocabulary),
-        )
-    await update_card(client, svc, record.id)
+        return finished_view(record)
+    return section_view(following, record, meta_for(svc, record, following), svc.vocabulary)
 
 
 async def submit_action(
@@ -167,7 +174,7 @@ async def submit_action(
         await client.views_update(view_id=meta.parent_view, view=listed)
     except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
         log.info("section 8 list %s not refreshed after a save: %r", meta.parent_view, exc)
-    await update_card(client, svc, record.id)
+    await update_card(record.id, refresh_card(client, svc.store, record.id))
 
 
 def register(app: AsyncApp) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Select, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
+from storage import card_lease
+from storage.card_lease import Lease
 from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow
 
 _SAME_SNOOZE = timedelta(minutes=10)
@@ -59,6 +61,10 @@ class PostmortemRecord:
     last_edited_at: datetime | None
     doc: Postmortem
     sections: dict[str, SectionSnapshot] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+    """Action owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
+    card_revision: int = 0
+    """How many times the card was marked out of date when this was read (see ``storage.card_lease``)."""
 
     @property
     def owner(self) -> str:
@@ -68,6 +74,29 @@ class PostmortemRecord:
     def version(self, section_key: str) -> int:
         snapshot = self.sections.get(section_key)
         return snapshot.version if snapshot else 0
+
+    def with_section(self, section_key: str, snapshot: SectionSnapshot) -> PostmortemRecord:
+        """This record as it is once ``snapshot`` is stored: what the save wrote, without reading it back."""
+        sections = {**self.sections, section_key: snapshot}
+        renamed = _postmortem_values(section_key, snapshot.data).get("incident_id", self.incident_id)
+        doc = self.doc.model_copy(
+            update={"incident_id": renamed, "answers": {key: snap.data for key, snap in sections.items()}}
+        )
+        return replace(
+            self,
+            incident_id=renamed,
+            last_edited_by=snapshot.updated_by,
+            last_edited_at=snapshot.updated_at,
+            doc=doc,
+            sections=sections,
+        )
+
+
+def _postmortem_values(section_key: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a saved section changes on the postmortem itself: the summary renames the incident and names the owner."""
+    if section_key != "summary":
+        return {}
+    return {"incident_id": data.get("incident_id"), "owner": data.get("owner")}
 
 
 def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
@@ -84,30 +113,157 @@ def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
     )
 
 
-def _record(row: PostmortemRow) -> PostmortemRecord:
-    sections = {s.section_key: SectionSnapshot(s.data, s.version, s.updated_by, s.updated_at) for s in row.sections}
+# Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
+# the ORM, which costs every request (and made a sweep's first compile hold the event loop).
+_actions = ActionRow.__table__.c
+_postmortems = PostmortemRow.__table__.c
+_sections = SectionAnswerRow.__table__.c
+_people = SlackUserRow.__table__.c
+
+_RECORD_COLUMNS = (
+    _postmortems.id,
+    _postmortems.team_id,
+    _postmortems.channel_id,
+    _postmortems.incident_id,
+    _postmortems.created_by,
+    _postmortems.card_ts,
+    _postmortems.card_post_started,
+    _postmortems.last_edited_by,
+    _postmortems.last_edited_at,
+    _postmortems.card_revision,
+    _sections.section_key,
+    _sections.data,
+    _sections.version,
+    _sections.updated_by,
+    _sections.updated_at,
+)
+_ACTION_COLUMNS = (
+    _actions.postmortem_id,
+    _actions.id,
+    _actions.action,
+    _actions.kind,
+    _actions.owner,
+    _actions.due,
+    _actions.artifact,
+    _actions.status,
+    _actions.status_reason,
+    _people.gone,
+)
+
+
+_RECORDS = (
+    select(*_RECORD_COLUMNS)
+    .outerjoin_from(PostmortemRow.__table__, SectionAnswerRow.__table__, _sections.postmortem_id == _postmortems.id)
+    .order_by(_postmortems.id.desc())
+)
+_BY_ID = _RECORDS.where(_postmortems.id == bindparam("postmortem_id"))
+_BY_CHANNEL = _RECORDS.where(
+    _postmortems.team_id == bindparam("team_id"), _postmortems.channel_id == bindparam("channel_id")
+)
+_ACTIONS_OF = (
+    select(*_ACTION_COLUMNS)
+    .outerjoin_from(ActionRow.__table__, SlackUserRow.__table__, _people.user_id == _actions.owner)
+    .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
+    .order_by(_actions.id)
+)
+# Statements built once: building one per request cost more CPU than running it.
+
+
+async def _records(
+    connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
+) -> list[PostmortemRecord]:
+    """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
+    number: each with its sections, then all their actions with whether their owners are gone."""
+    rows = (await connection.execute(statement, params)).all()
+    if not rows:
+        return []
+    grouped: dict[int, list[Row[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.id, []).append(row)
+    actions = (await connection.execute(_ACTIONS_OF, {"postmortem_ids": list(grouped)})).all()
+    actions_of: dict[int, list[Row[Any]]] = {}
+    for action in actions:
+        actions_of.setdefault(action.postmortem_id, []).append(action)
+    return [_record(group, actions_of.get(key, [])) for key, group in grouped.items()]
+
+
+def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]]) -> PostmortemRecord:
+    head = rows[0]
+    sections = {
+        r.section_key: SectionSnapshot(r.data, r.version, r.updated_by, r.updated_at)
+        for r in rows
+        if r.section_key is not None
+    }
     doc = Postmortem(
-        incident_id=row.incident_id,
+        incident_id=head.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
-        actions=[_action_model(a) for a in row.actions],
+        actions=[_action_model(a) for a in actions],
     )
     return PostmortemRecord(
-        id=row.id,
-        team_id=row.team_id,
-        channel_id=row.channel_id,
-        incident_id=row.incident_id,
-        created_by=row.created_by,
-        card_ts=row.card_ts,
-        card_post_started=row.card_post_started,
-        last_edited_by=row.last_edited_by,
-        last_edited_at=row.last_edited_at,
+        id=head.id,
+        team_id=head.team_id,
+        channel_id=head.channel_id,
+        incident_id=head.incident_id,
+        created_by=head.created_by,
+        card_ts=head.card_ts,
+        card_post_started=head.card_post_started,
+        last_edited_by=head.last_edited_by,
+        last_edited_at=head.last_edited_at,
         doc=doc,
         sections=sections,
+        gone=frozenset(a.owner for a in actions if a.gone),
+        card_revision=head.card_revision,
     )
 
 
-def _with_children() -> Any:
-    return select(PostmortemRow).options(selectinload(PostmortemRow.sections), selectinload(PostmortemRow.actions))
+def _new(name: str, column: Any) -> Any:
+    """The parameter ``new_<name>`` for a SET clause (a parameter may not share its column's name)."""
+    return bindparam(f"new_{name}", type_=column.type)
+
+
+_INSERT_AUDIT = insert(AuditRow.__table__)
+_INSERT_SECTION = insert(SectionAnswerRow.__table__)
+_UPDATE_SECTION = (
+    update(SectionAnswerRow.__table__)
+    .where(
+        _sections.postmortem_id == bindparam("pid"),
+        _sections.section_key == bindparam("key"),
+        _sections.version == bindparam("base"),
+    )
+    .values({name: _new(name, _sections[name]) for name in ("version", "data", "updated_by", "updated_at")})
+)
+
+
+@functools.cache
+def _touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
+    """Who edited last and the ``changed`` columns of the postmortem, with its card marked out of
+    date (and, with ``take_card``, its lease taken): one statement per shape, built once."""
+    card = card_lease.MARK if take_card else {"card_revision": _postmortems.card_revision + 1}
+    edited = {name: _new(name, _postmortems[name]) for name in ("last_edited_by", "last_edited_at", *changed)}
+    return (
+        update(PostmortemRow.__table__)
+        .where(_postmortems.id == bindparam("pid"))
+        .values({**edited, **card})
+        .returning(*card_lease.MARK_RETURNS)
+    )
+
+
+@dataclass(frozen=True)
+class Opened:
+    record: PostmortemRecord
+    card: Lease | None = None
+    """Set when this call created the postmortem: the lease to render its first card."""
+
+
+@dataclass(frozen=True)
+class SavedSection:
+    snapshot: SectionSnapshot
+    card: Lease | None = None
+    """The card's render lease, when the save was asked to take it and it was free."""
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
 
 
 class Store:
@@ -118,37 +274,29 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    def _audit(self, session: AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any) -> None:
+    async def _audit(
+        self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any
+    ) -> None:
         section_key = detail.pop("section_key", None)
-        session.add(
-            AuditRow(
-                postmortem_id=postmortem_id,
-                actor=actor,
-                event=event,
-                section_key=section_key,
-                detail=detail,
-                at=self.clock.now(),
-            )
-        )
+        row = {"actor": actor, "event": event, "section_key": section_key, "detail": detail, "at": self.clock.now()}
+        await executor.execute(_INSERT_AUDIT, {"postmortem_id": postmortem_id, **row})
 
-    async def _one(self, session: AsyncSession, *where: Any) -> PostmortemRecord | None:
-        row = (await session.scalars(_with_children().where(*where))).one_or_none()
-        return _record(row) if row else None
+    async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
+        async with self.engine.connect() as connection:
+            found = await _records(connection, statement, params)
+        return found[0] if found else None
 
     async def get(self, postmortem_id: int) -> PostmortemRecord | None:
-        async with self.sessions() as session:
-            return await self._one(session, PostmortemRow.id == postmortem_id)
+        return await self._one(_BY_ID, {"postmortem_id": postmortem_id})
 
     async def by_channel(self, team_id: str, channel_id: str) -> PostmortemRecord | None:
-        async with self.sessions() as session:
-            return await self._one(session, PostmortemRow.team_id == team_id, PostmortemRow.channel_id == channel_id)
+        return await self._one(_BY_CHANNEL, {"team_id": team_id, "channel_id": channel_id})
 
     async def by_incident(self, incident_id: str, team_id: str | None = None) -> PostmortemRecord | None:
-        where = [PostmortemRow.incident_id == incident_id]
+        where = _postmortems.incident_id == incident_id
         if team_id:
-            where.append(PostmortemRow.team_id == team_id)
-        async with self.sessions() as session:
-            return await self._one(session, *where)
+            where &= _postmortems.team_id == team_id
+        return await self._one(_RECORDS.where(where))
 
     async def incident_teams(self, incident_id: str) -> list[str]:
         """The teams with a postmortem for ``incident_id``: ids are unique within a team only."""
@@ -164,54 +312,84 @@ class Store:
         self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
     ) -> tuple[PostmortemRecord, bool]:
         """The channel's postmortem, created on first call; retries and double clicks reuse it."""
+        opened = await self.start(team_id, channel_id, user_id, incident_id)
+        if opened.card is not None:
+            await card_lease.CardLeases(self).drop(opened.card)
+        return opened.record, opened.card is not None
+
+    async def start(self, team_id: str, channel_id: str, user_id: str, incident_id: str | None) -> Opened:
+        """``open_postmortem`` for the app: a created postmortem comes with the lease to render
+        its first card, taken in the statement that creates it (render it or drop the lease)."""
         existing = await self.by_channel(team_id, channel_id)
         if existing:
-            return existing, False
+            return Opened(existing)
+        now = self.clock.now()
+        holder = card_lease.new_holder()
+        values = {"team_id": team_id, "channel_id": channel_id, "incident_id": incident_id, "created_by": user_id}
         try:
-            async with self.sessions.begin() as session:
-                session.add(
-                    PostmortemRow(
-                        team_id=team_id,
-                        channel_id=channel_id,
-                        incident_id=incident_id,
-                        created_by=user_id,
-                        created_at=self.clock.now(),
-                    )
+            async with self.engine.begin() as connection:
+                postmortem_id = await connection.scalar(
+                    insert(PostmortemRow.__table__)
+                    .values(**values, created_at=now, **card_lease.taken(holder, now))
+                    .returning(_postmortems.id)
                 )
-                await session.flush()
+                await self._audit(connection, postmortem_id, user_id, "started")
         except IntegrityError:
             existing = await self.by_channel(team_id, channel_id)
             if existing:
-                return existing, False
+                return Opened(existing)
             taken = await self.by_incident(incident_id or "", team_id)
             raise IncidentIdTaken(incident_id or "", taken.channel_id if taken else "?") from None
-        created = await self.by_channel(team_id, channel_id)
-        assert created is not None
-        async with self.sessions.begin() as session:
-            self._audit(session, created.id, user_id, "started")
-        return created, True
+        created = PostmortemRecord(
+            id=postmortem_id,
+            **values,
+            card_ts=None,
+            card_post_started=None,
+            last_edited_by=None,
+            last_edited_at=None,
+            doc=Postmortem(incident_id=incident_id),
+        )
+        return Opened(created, card_lease.Lease(postmortem_id, holder, 1))
 
     async def save_section(
-        self, postmortem_id: int, section_key: str, data: dict[str, Any], base_version: int, user_id: str
-    ) -> int:
-        """Store answers if nobody saved since ``base_version``; returns the new version."""
+        self,
+        postmortem_id: int,
+        section_key: str,
+        data: dict[str, Any],
+        base_version: int,
+        user_id: str,
+        *,
+        take_card: bool = False,
+    ) -> SavedSection:
+        """Store answers if nobody saved since ``base_version``: one transaction of three statements.
+
+        The same statement that records who edited marks the card out of date and, with
+        ``take_card``, takes its render lease (the caller must then render or drop it).
+        """
+        now = self.clock.now()
+        holder = card_lease.new_holder()
         try:
-            async with self.sessions.begin() as session:
-                await self._check_incident_id(session, postmortem_id, section_key, data)
-                new_version = await self._write_section(
-                    session, postmortem_id, section_key, data, base_version, user_id
+            async with self.engine.begin() as connection:
+                version = await self._write_section(
+                    connection, postmortem_id, section_key, data, base_version, user_id, now
                 )
-                await self._touch(session, postmortem_id, user_id, data if section_key == "summary" else None)
-                self._audit(
-                    session, postmortem_id, user_id, "section_saved", section_key=section_key, version=new_version
+                touched = await self._touch(
+                    connection,
+                    postmortem_id,
+                    user_id,
+                    now,
+                    _postmortem_values(section_key, data),
+                    holder if take_card else None,
                 )
-                return new_version
+                await self._audit(
+                    connection, postmortem_id, user_id, "section_saved", section_key=section_key, version=version
+                )
         except _Stale:
-            pass
-        except IntegrityError:
-            pass
-        current = await self.section(postmortem_id, section_key)
-        raise Conflict(current)
+            raise Conflict(await self.section(postmortem_id, section_key)) from None
+        except _IncidentIdInUse:
+            raise await self._incident_id_taken(postmortem_id, data) from None
+        card = card_lease.granted(postmortem_id, holder, touched) if take_card else None
+        return SavedSection(SectionSnapshot(data, version, user_id, now), card)
 
     async def section(self, postmortem_id: int, section_key: str) -> SectionSnapshot:
         async with self.sessions() as session:
@@ -224,67 +402,68 @@ class Store:
             return SectionSnapshot({}, 0, None, None)
         return SectionSnapshot(row.data, row.version, row.updated_by, row.updated_at)
 
-    async def _check_incident_id(
-        self, session: AsyncSession, postmortem_id: int, section_key: str, data: dict[str, Any]
-    ) -> None:
-        incident_id = data.get("incident_id") if section_key == "summary" else None
-        if not incident_id:
-            return
-        team_id = await session.scalar(select(PostmortemRow.team_id).where(PostmortemRow.id == postmortem_id))
-        other = await session.scalar(
-            select(PostmortemRow).where(
-                PostmortemRow.team_id == team_id,
-                PostmortemRow.incident_id == incident_id,
-                PostmortemRow.id != postmortem_id,
+    async def _incident_id_taken(self, postmortem_id: int, data: dict[str, Any]) -> IncidentIdTaken:
+        incident_id = data.get("incident_id") or ""
+        async with self.engine.connect() as connection:
+            mine = select(_postmortems.team_id).where(_postmortems.id == postmortem_id).scalar_subquery()
+            channel = await connection.scalar(
+                select(_postmortems.channel_id).where(
+                    _postmortems.team_id == mine,
+                    _postmortems.incident_id == incident_id,
+                    _postmortems.id != postmortem_id,
+                )
             )
-        )
-        if other:
-            raise IncidentIdTaken(incident_id, other.channel_id)
+        return IncidentIdTaken(incident_id, channel or "?")
 
     async def _write_section(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         postmortem_id: int,
         section_key: str,
         data: dict[str, Any],
         base_version: int,
         user_id: str,
+        now: datetime,
     ) -> int:
+        """Version 1 by insert; later versions by an update that finds nothing when someone saved meanwhile."""
+        values = {"data": data, "updated_by": user_id, "updated_at": now}
         if base_version == 0:
-            session.add(
-                SectionAnswerRow(
-                    postmortem_id=postmortem_id,
-                    section_key=section_key,
-                    data=data,
-                    version=1,
-                    updated_by=user_id,
-                    updated_at=self.clock.now(),
+            try:
+                await connection.execute(
+                    _INSERT_SECTION,
+                    {"postmortem_id": postmortem_id, "section_key": section_key, "version": 1, **values},
                 )
-            )
-            await session.flush()
+            except IntegrityError:  # a colleague's first save came first
+                raise _Stale from None
             return 1
-        result = await session.execute(
-            update(SectionAnswerRow)
-            .where(
-                SectionAnswerRow.postmortem_id == postmortem_id,
-                SectionAnswerRow.section_key == section_key,
-                SectionAnswerRow.version == base_version,
-            )
-            .values(data=data, version=base_version + 1, updated_by=user_id, updated_at=self.clock.now())
+        result = await connection.execute(
+            _UPDATE_SECTION,
+            {"pid": postmortem_id, "key": section_key, "base": base_version, "new_version": base_version + 1}
+            | {f"new_{name}": value for name, value in values.items()},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise _Stale
         return base_version + 1
 
     async def _touch(
-        self, session: AsyncSession, postmortem_id: int, user_id: str, summary: dict[str, Any] | None
-    ) -> None:
-        """Who edited last; a saved summary also renames the incident and names the owner."""
-        values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": self.clock.now()}
-        if summary:
-            values["incident_id"] = summary.get("incident_id")
-            values["owner"] = summary.get("owner")
-        await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
+        self,
+        connection: AsyncConnection | AsyncSession,
+        postmortem_id: int,
+        user_id: str,
+        now: datetime,
+        changes: dict[str, Any],
+        card_holder: str | None,
+    ) -> Row[Any] | None:
+        """Who edited last, what the save changes on the postmortem, and the card marked out of date."""
+        statement = _touch_statement(tuple(changes), take_card=card_holder is not None)
+        params = {"pid": postmortem_id, "new_last_edited_by": user_id, "new_last_edited_at": now}
+        params |= {f"new_{name}": value for name, value in changes.items()}
+        if card_holder is not None:
+            params |= card_lease.wanted(card_holder, now)
+        try:
+            return (await connection.execute(statement, params)).one_or_none()
+        except IntegrityError:
+            raise _IncidentIdInUse from None
 
     async def save_action(
         self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None = None
@@ -335,8 +514,8 @@ class Store:
                 )
                 action_id = action.id
                 event = "action_edited"
-            await self._touch(session, postmortem_id, user_id, None)
-            self._audit(session, postmortem_id, user_id, event, action_id=action_id)
+            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
+            await self._audit(session, postmortem_id, user_id, event, action_id=action_id)
             return action_id
 
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
@@ -373,7 +552,7 @@ class Store:
                 session.add(
                     ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
                 )
-            self._audit(session, row.id, user_id, "imported")
+            await self._audit(session, row.id, user_id, "imported")
             return row.id
 
     async def audit(self, postmortem_id: int) -> Sequence[AuditRow]:
@@ -419,10 +598,10 @@ class Store:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             postmortem_id = await session.scalar(select(ActionRow.postmortem_id).where(ActionRow.id == action_id))
-            self._audit(
+            await self._audit(
                 session, postmortem_id, user_id, event, action_id=action_id, **{k: str(v) for k, v in values.items()}
             )
-            await self._touch(session, postmortem_id, user_id, None)
+            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
             return True
 
     async def snooze_action(self, action_id: int, user_id: str, until: datetime) -> bool:
@@ -437,34 +616,22 @@ class Store:
     async def complete_action(self, action_id: int, user_id: str) -> bool:
         return await self.update_action(action_id, user_id, "action_done", status="done")
 
-    async def gone_people(self, user_ids: Iterable[str]) -> frozenset[str]:
-        """Owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
-        async with self.sessions() as session:
-            rows = await session.scalars(
-                select(SlackUserRow.user_id).where(SlackUserRow.user_id.in_(set(user_ids)), SlackUserRow.gone)
-            )
-            return frozenset(rows)
-
     async def postmortems_of(self, team_id: str, user_id: str, limit: int = 20) -> list[PostmortemRecord]:
         """Postmortems a person owns or started, newest first (App Home)."""
-        async with self.sessions() as session:
-            rows = (
-                await session.scalars(
-                    _with_children()
-                    .where(
-                        PostmortemRow.team_id == team_id,
-                        (PostmortemRow.owner == user_id)
-                        | (PostmortemRow.owner.is_(None) & (PostmortemRow.created_by == user_id)),
-                    )
-                    .order_by(PostmortemRow.id.desc())
-                    .limit(limit)
-                )
-            ).all()
-        return [_record(row) for row in rows]
+        theirs = (_postmortems.team_id == team_id) & (
+            (_postmortems.owner == user_id) | (_postmortems.owner.is_(None) & (_postmortems.created_by == user_id))
+        )
+        newest = select(_postmortems.id).where(theirs).order_by(_postmortems.id.desc()).limit(limit)
+        async with self.engine.connect() as connection:
+            return await _records(connection, _RECORDS.where(_postmortems.id.in_(newest)))
 
 
 class _Stale(Exception):
     """The optimistic version check failed inside the transaction."""
+
+
+class _IncidentIdInUse(Exception):
+    """The summary's incident id is another postmortem's of the same team."""
 
 
 @dataclass(frozen=True)
@@ -481,10 +648,6 @@ class ActionContext:
     snoozed_until: datetime | None
 
 
-# Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
-# the ORM, which made a sweep's first compile hold the event loop for tens of milliseconds.
-_actions = ActionRow.__table__.c
-_postmortems = PostmortemRow.__table__.c
 ACTION_CONTEXT_COLUMNS = (
     _actions.id,
     _actions.action,

@@ -145,7 +145,7 @@ async def test_retried_and_doubled_start_make_one_postmortem_and_one_card(
     retried = await slack.command("start inc-10", user=ALICE, channel=CHANNEL, trigger_id=first.trigger_id, retry_num=1)
     doubled = await slack.command("start inc-10", user=ALICE, channel=CHANNEL)
     assert {first.status, retried.status, doubled.status} == {200}
-    await standin.wait_until(lambda: len(standin.calls_to("views.update")) >= 2)
+    await standin.wait_until(lambda: standin.calls_to("views.update"))  # the doubled start's form shows what is stored
     await standin.wait_until(lambda: standin.messages(CHANNEL))
 
     assert len(standin.messages(CHANNEL)) == 1
@@ -340,5 +340,6 @@ async def test_the_word_payload_in_a_command_or_channel_name_is_no_problem(
     """Bolt alone reads any form containing "payload" as an empty request (and answers 404)."""
     result = await slack.command("start payload-7", user=ALICE, channel=CHANNEL, channel_name="payload-team")
     assert result.status == 200
-    view = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and metadata(v).get("postmortem") and v)
+    view = await standin.wait_until(lambda: standin.current_view(ALICE))
+    await standin.wait_until(lambda: standin.messages(CHANNEL))
     assert input_value(view, "incident_id") == "payload-7"

@@ -92,7 +92,7 @@ async def test_start_over_socket_mode_opens_the_summary_and_posts_the_card(
     assert ack == {"envelope_id": envelope_id}, "start acks empty and answers through views.open"
 
     trigger_id = standin.socket_envelope(envelope_id)["payload"]["trigger_id"]
-    view = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and metadata(v).get("postmortem") and v)
+    view = await standin.wait_until(lambda: standin.current_view(ALICE))
     (opened,) = standin.calls_to("views.open")
     assert opened.params["trigger_id"] == trigger_id and opened.response and opened.response["ok"]
     assert view["title"]["text"] == "1/10 Summary"
@@ -101,7 +101,7 @@ async def test_start_over_socket_mode_opens_the_summary_and_posts_the_card(
     assert "inc-socket-1" in json.dumps(card["blocks"])
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and record.incident_id == "inc-socket-1"
-    assert metadata(view)["postmortem"] == record.id
+    assert (metadata(view)["team"], metadata(view)["channel"]) == (record.team_id, CHANNEL)
 
 
 async def test_help_over_socket_mode_is_the_ack_payload(handler: AsyncSocketModeHandler, standin: SlackStandin) -> None:

@@ -12,7 +12,7 @@ from bot.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
 from storage.card_lease import LEASE_FOR, CardLeases
 from storage.ledger import Ledger
-from storage.store import Conflict, IncidentIdTaken, Store
+from storage.store import Conflict, IncidentIdTaken, SavedSection, Store
 
 
 async def test_concurrent_starts_create_one_postmortem(store: Store) -> None:
@@ -34,12 +34,12 @@ async def test_stale_version_is_a_conflict_and_keeps_the_first_answer(store: Sto
     record, _ = await store.open_postmortem("T1", "C1", "U1", "inc-1")
     first = validate_section("root_cause", ANSWERS["root_cause"])
     second = {**first, "immediate_cause": "something else"}
-    assert await store.save_section(record.id, "root_cause", first, 0, "UALICE") == 1
+    assert (await store.save_section(record.id, "root_cause", first, 0, "UALICE")).version == 1
     with pytest.raises(Conflict) as conflict:
         await store.save_section(record.id, "root_cause", second, 0, "UBOB")
     assert conflict.value.current.updated_by == "UALICE"
     assert conflict.value.current.data["immediate_cause"] == "approval_scope_too_broad"
-    assert await store.save_section(record.id, "root_cause", second, 1, "UBOB") == 2
+    assert (await store.save_section(record.id, "root_cause", second, 1, "UBOB")).version == 2
     stored = await store.get(record.id)
     assert stored is not None and stored.doc.value("root_cause", "immediate_cause") == "something else"
     assert [a.event for a in await store.audit(record.id)] == ["started", "section_saved", "section_saved"]
@@ -52,7 +52,7 @@ async def test_two_concurrent_saves_on_one_version_let_exactly_one_win(store: St
         *(store.save_section(record.id, "artifacts", {**data, "trace_id": f"t-{i}"}, 0, f"U{i}") for i in range(4)),
         return_exceptions=True,
     )
-    assert sum(isinstance(o, int) for o in outcomes) == 1
+    assert sum(isinstance(o, SavedSection) for o in outcomes) == 1
     assert sum(isinstance(o, Conflict) for o in outcomes) == 3
 
 
@@ -70,14 +70,15 @@ async def test_saving_the_summary_renames_the_incident_but_not_onto_another(stor
 
 async def test_one_card_renderer_at_a_time_and_it_renders_until_nothing_changed(store: Store) -> None:
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    marked = (await store.get(record.id)).card_revision  # type: ignore[union-attr]
     cards = CardLeases(store)
     wanted = await asyncio.gather(*(cards.want(record.id) for _ in range(5)))
     (lease,) = [lease for lease in wanted if lease is not None]
     again = await cards.release(lease)
-    assert again is not None and again.revision == 5, "four changes while it rendered: render the newest"
+    assert again is not None and again.revision == marked + 5, "four changes while it rendered: render the newest"
     assert await cards.want(record.id) is None, "another change: the holder renders it"
     last = await cards.release(again)
-    assert last is not None and last.revision == 6
+    assert last is not None and last.revision == marked + 6
     assert await cards.release(last) is None, "nothing changed since: released"
     assert await cards.want(record.id) is not None, "free for the next change"
 
@@ -125,10 +126,10 @@ async def test_an_action_form_saved_twice_creates_one_action(store: Store) -> No
 async def test_a_save_on_an_outdated_version_is_a_conflict_and_overwrites_nothing(store: Store) -> None:
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
     data = validate_section("artifacts", ANSWERS["artifacts"])
-    assert await store.save_section(record.id, "artifacts", data, 0, "UALICE") == 1
+    assert (await store.save_section(record.id, "artifacts", data, 0, "UALICE")).version == 1
     alices = {**data, "trace_id": "trace-alice"}
     bobs = {**data, "trace_id": "trace-bob"}
-    assert await store.save_section(record.id, "artifacts", alices, 1, "UALICE") == 2
+    assert (await store.save_section(record.id, "artifacts", alices, 1, "UALICE")).version == 2
     with pytest.raises(Conflict) as conflict:
         await store.save_section(record.id, "artifacts", bobs, 1, "UBOB")  # Bob opened it at version 1
     assert conflict.value.current.version == 2 and conflict.value.current.data["trace_id"] == "trace-alice"
