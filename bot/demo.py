@@ -170,14 +170,17 @@ def _export_text(response: dict[str, Any]) -> str:
     return html.unescape("".join(c.removeprefix("```").removesuffix("```") for c in chunks))
 
 
-async def _listeners_finished() -> None:
-    """Wait for the work Bolt runs after each ack, the card's refresh among it.
+async def listeners_finished(timeout: float = 10.0) -> None:
+    """Wait (at most ``timeout`` seconds each round) for the work Bolt runs after each ack, the
+    card's refresh among it.
 
     A save is answered before the card is edited, so without this the card printed could
     be the one from a save or two earlier.
     """
     while running := [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == _AFTER_ACK]:
-        await asyncio.wait(running)
+        _, pending = await asyncio.wait(running, timeout=timeout)
+        if pending:
+            return
 
 
 async def run_demo() -> int:
@@ -209,7 +212,7 @@ async def run_demo() -> int:
                 exported = await driver.command("export yaml", user=example.OWNER, channel=DEMO_CHANNEL)
                 replies = await standin.wait_until(lambda: standin.responses(exported.response_url or ""))
                 yaml_text = _export_text(replies[0])
-                await _listeners_finished()
+                await listeners_finished()
             await runner.cleanup()
             await engine.dispose()
             card = standin.messages(DEMO_CHANNEL)[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from bot.app import EVENTS_PATH, create_app, create_web_app
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.demo import listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import Base
@@ -109,15 +109,8 @@ async def app_url(settings: Settings, store: Store) -> AsyncIterator[str]:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         yield f"http://127.0.0.1:{port}"
-        await _listeners_finished()
+        await listeners_finished()  # Bolt's listeners run on after the ack: end them before the database goes
         await runner.cleanup()
-
-
-async def _listeners_finished() -> None:
-    """Bolt runs listeners on after the ack; let them end before the database goes away."""
-    running = [t for t in asyncio.all_tasks() if "run_ack_function_asynchronously" in repr(t.get_coro())]
-    if running:
-        await asyncio.wait(running, timeout=10)
 
 
 @pytest.fixture

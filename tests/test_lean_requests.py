@@ -1,0 +1,76 @@
+"""What a request costs the database: the postmortem read once, and a handful of statements.
+
+Every statement is a round trip (and on PostgreSQL, a network one) made while a person
+waits for the next modal, so a save reads the postmortem once, stores the answers, the
+audit entry and the card's mark in one transaction, and releases the card after its edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import example
+from bot.demo import Walkthrough, listeners_finished
+from bot.slackdev import SlackDriver, SlackStandin
+from storage.store import Store
+
+CHANNEL = "C0INCIDENT"
+ALICE = example.OWNER
+MOST_PER_REQUEST = 6
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while inside, as sent."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def postmortem_reads(sent: list[str]) -> list[str]:
+    return [s for s in sent if s.startswith("SELECT") and " FROM postmortems" in s]
+
+
+async def test_save_and_next_reads_the_postmortem_once_in_at_most_six_statements(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    walk = Walkthrough(slack, standin, ALICE, CHANNEL)
+    await walk.start("inc-lean-1")
+    for section, answers in [
+        ("summary", {**example.ANSWERS["summary"], "incident_id": "inc-lean-1"}),  # renames the incident too
+        ("what_happened", example.ANSWERS["what_happened"]),
+    ]:
+        with statements(store.engine) as sent:
+            saved = await walk.save(answers)
+            await listeners_finished()  # the card's edit and release come after the answer
+        assert saved.errors is None and saved.view is not None, section
+        assert len(postmortem_reads(sent)) == 1, f"{section}: {postmortem_reads(sent)}"
+        assert len(sent) <= MOST_PER_REQUEST, f"{section}: {len(sent)} statements: {sent}"
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None and record.incident_id == "inc-lean-1"
+    assert set(record.sections) == {"summary", "what_happened"}
+    assert "Sections done: 2/10" in str(standin.messages(CHANNEL)[0]["blocks"])
+
+
+async def test_a_start_creates_the_postmortem_and_posts_its_card_in_at_most_six_statements(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    with statements(store.engine) as sent:
+        await Walkthrough(slack, standin, ALICE, CHANNEL).start("inc-lean-2")
+        await listeners_finished()
+    assert len(sent) <= MOST_PER_REQUEST, f"{len(sent)} statements: {sent}"
+    assert len(standin.messages(CHANNEL)) == 1
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None and record.card_ts == standin.messages(CHANNEL)[0]["ts"]
