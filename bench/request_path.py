@@ -13,19 +13,20 @@ to the moment its HTTP answer arrives:
   edit (``chat.update``) reached the stand-in.
 
 The BASELINE is a minimal slack_bolt ``AsyncApp`` on the same aiohttp server stack whose
-``/postmortem`` listener only acks and whose view listener only acks with
-``response_action: update`` of a static view (the section 2 modal, rendered once; no
-database). Both apps are driven by the same ``SlackDriver`` in the same run, phase by
-phase (baseline, then product), so the baseline shows what Bolt, aiohttp, signature
-checks and the loopback round trip cost by themselves, and the difference is the bot.
+``/postmortem`` listener acks and opens a static modal (the section 1 modal, rendered once)
+with ``views.open``, and whose view listener only acks with ``response_action: update`` of a
+static view (the section 2 modal, rendered once); no database. Both apps are driven by
+the same ``SlackDriver`` in the same run, phase by phase (baseline, then product), so the
+baseline shows what Bolt, aiohttp, signature checks and the loopback round trip cost by
+themselves, and the difference is the bot.
 
 Each app runs in its own child process (as it would in production); the driver and the
 Slack stand-in share the parent process. Everything listens on 127.0.0.1 only.
 
-Load is closed-loop: 1 or ``--concurrency`` simulated users, each sending its next request
-once its previous one is finished, i.e. for the product once the card was posted or
-edited. ``req/s`` is therefore finished requests per second (for the baseline: acks per
-second), and ``app CPU ms/req`` is the app process's user+system CPU time (from /proc)
+Load is closed-loop: 1 or ``--concurrency`` (20) simulated users, each sending its next
+request once its previous one is finished: the modal opened (for the product: and the card
+posted), or the submission answered (for the product: and the card edited). ``req/s`` is
+therefore finished requests per second, and ``app CPU ms/req`` is the app process's user+system CPU time (from /proc)
 over the phase divided by its requests: with SQLite the database's work is included,
 with PostgreSQL it is not. A request is "not ok" when its answer was not 200, Slack would
 have rejected it, the next modal was not shown, or ``views.open``/the card never came.
@@ -78,23 +79,25 @@ WAIT_SECONDS = 15.0
 # the servers (child processes)
 
 
-def static_next_view() -> dict[str, Any]:
-    """The baseline's answer to every submission: the section 2 modal, built once."""
-    meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=NEXT.key).keyed(KEY)
-    return section_view(NEXT, None, meta, t.DEFAULT_VOCABULARY)
+def static_view(section: t.Section) -> dict[str, Any]:
+    """A section's empty modal, built once: the baseline's answer to every request."""
+    meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=section.key).keyed(KEY)
+    return section_view(section, None, meta, t.DEFAULT_VOCABULARY)
 
 
 def baseline_web_app(api_url: str) -> web.Application:
-    """Bolt with nothing behind it: ack the command, ack the submission with a static view."""
+    """Bolt with nothing behind it: ack the command and open a static modal, ack the submission
+    with a static view. One HTTP session for the Web API, as the product has."""
     app = AsyncApp(
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, session=ClientSession()),
         signing_secret=SIGNING_SECRET,
         logger=logging.getLogger("bench.baseline"),
     )
-    answer = static_next_view()
+    first, answer = static_view(SUMMARY), static_view(NEXT)
 
-    async def command(ack: AsyncAck) -> None:
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=first)
 
     async def submission(ack: AsyncAck) -> None:
         await ack(response_action="update", view=answer)
@@ -173,6 +176,12 @@ class Traffic:
             elif call.method == "chat.update":
                 self.updated.setdefault(str(call.params.get("channel")), []).append(call.time)
         self.read = len(calls)
+
+    def opened_at(self, trigger_id: str) -> float | None:
+        """When Slack opened the modal of ``trigger_id`` (a refused ``views.open`` is not an open)."""
+        self.refresh()
+        call = self.opened.get(trigger_id)
+        return call.time if call and (call.response or {}).get("ok") else None
 
     def card_posted(self, channel: str) -> float | None:
         self.refresh()
@@ -279,20 +288,18 @@ async def _wait(standin: SlackStandin, predicate: Callable[[], float | None]) ->
 
 
 async def start_journey(target: Target, i: int) -> Sample:
-    """``/postmortem start inc-N`` in a fresh channel; for the product, until the card is up."""
+    """``/postmortem start inc-N`` in a fresh channel, until the modal is open (for the product:
+    and the card is up)."""
     user, channel = target.user(i), target.channel(i)
     sent = time.time()
     result = await target.driver.command(f"start {target.incident(i)}", user=user, channel=channel)
     sample = Sample(ack=result.elapsed, ok=result.status == 200 and not result.problems)
-    if not target.background:
-        return sample
-    posted = await _wait(target.standin, lambda: target.traffic.card_posted(channel))
-    opened = target.traffic.opened.get(result.trigger_id or "")
+    opened = await _wait(target.standin, lambda: target.traffic.opened_at(result.trigger_id or ""))
+    posted = await _wait(target.standin, lambda: target.traffic.card_posted(channel)) if target.background else 0.0
     shown = target.standin.current_view(user) is not None
-    views_ok = bool(opened and (opened.response or {}).get("ok"))
-    sample.ok = sample.ok and posted is not None and views_ok and shown
-    sample.views_open = opened.time - sent if opened else None
-    sample.done = posted - sent if posted is not None else None
+    sample.ok = sample.ok and opened is not None and posted is not None and shown
+    sample.views_open = opened - sent if opened is not None else None
+    sample.done = posted - sent if target.background and posted is not None else None
     return sample
 
 
@@ -312,15 +319,6 @@ async def save_journey(target: Target, i: int) -> Sample:
         sample.ok = sample.ok and updated is not None
         sample.done = updated - sent if updated is not None else None
     return sample
-
-
-async def open_baseline_modals(target: Target, indices: Sequence[int]) -> None:
-    """The baseline opens no modal itself: open section 1 for its users, as the product would."""
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=target.standin.api_url)
-    for i in indices:
-        meta = SectionMeta(team=target.standin.team_id, channel=target.channel(i), section=SUMMARY.key).keyed(KEY)
-        view = section_view(SUMMARY, None, meta, t.DEFAULT_VOCABULARY, {"incident_id": target.incident(i)})
-        await client.views_open(trigger_id=target.standin.issue_trigger(target.user(i)), view=view)
 
 
 Journey = Callable[[Target, int], Awaitable[Sample]]
@@ -365,27 +363,29 @@ def row(phase: Phase, metric: str, values: list[float | None], rate: bool) -> st
     present = [v * 1000 for v in values if v is not None]
     failed = sum(1 for s in phase.samples if not s.ok)
     if not present:
-        return (
-            f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | - | - | - | - | - | {failed} |"
-        )
+        dashes = " | ".join("-" * 6)
+        return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | {failed} |"
     per_second = f"{len(phase.samples) / phase.wall:.0f}" if rate else ""
     cpu = f"{phase.app_cpu * 1000 / len(phase.samples):.1f}" if rate and phase.app_cpu is not None else ""
     return (
         f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | {len(present)} "
-        f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {max(present):.1f} "
+        f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {percentile(present, 0.99):.1f} "
+        f"| {max(present):.1f} "
         f"| {per_second} | {cpu} | {failed} |"
     )
 
 
 def report(phases: Sequence[Phase]) -> str:
     lines = [
-        "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | max ms | req/s | app CPU ms/req | not ok |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | p99 ms | max ms | req/s "
+        "| app CPU ms/req | not ok |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for phase in phases:
         lines.append(row(phase, "HTTP answer (ack)", [s.ack for s in phase.samples], rate=True))
-        if phase.target == "product" and phase.scenario.startswith("/postmortem"):
+        if phase.scenario.startswith("/postmortem"):
             lines.append(row(phase, "views.open at Slack", [s.views_open for s in phase.samples], rate=False))
+        if phase.target == "product" and phase.scenario.startswith("/postmortem"):
             lines.append(row(phase, "card posted", [s.done for s in phase.samples], rate=False))
         elif phase.target == "product":
             lines.append(row(phase, "card edited", [s.done for s in phase.samples], rate=False))
@@ -404,8 +404,6 @@ SCENARIOS: tuple[tuple[str, Journey], ...] = (
 
 async def warm_up(target: Target, indices: Sequence[int]) -> None:
     await run_load(target, start_journey, indices, 1)
-    if not target.background:
-        await open_baseline_modals(target, indices)
     await run_load(target, save_journey, indices, 1)
 
 
@@ -418,8 +416,8 @@ async def measure(targets: Sequence[Target], requests: int, concurrency: int, wa
     for scenario, journey in SCENARIOS:
         for conc, indices in blocks.items():
             for target in targets:
-                if journey is save_journey and not target.background:
-                    await open_baseline_modals(target, indices)
+                if journey is save_journey:  # every user's section 1, opened by their start
+                    await run_load(target, start_journey, indices, conc)
                 cpu_before = cpu_seconds(target.process.pid)
                 samples, wall = await run_load(target, journey, indices, conc)
                 cpu_after = cpu_seconds(target.process.pid)
@@ -455,7 +453,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary directory")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per phase (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first (default 20)")
-    parser.add_argument("--concurrency", type=int, default=8, help="users in the concurrent phases (default 8)")
+    parser.add_argument("--concurrency", type=int, default=20, help="users in the concurrent phases (default 20)")
     parser.add_argument("--serve", choices=("product", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
