@@ -120,7 +120,8 @@ async def _render_card(
     if ts:
         await client.chat_update(channel=record.channel_id, ts=ts, **message)
         return None
-    await leases.claim_post(lease)  # claimed first: a post whose reply is lost is found later, not repeated
+    if not lease.post_claimed:  # claimed first: a post whose reply is lost is found later, not repeated
+        await leases.claim_post(lease)
     return await _post(client, store, record, message)
 
 

@@ -35,6 +35,8 @@ class Lease:
     postmortem_id: int
     holder: str
     revision: int
+    post_claimed: bool = False
+    """The card's first post is already claimed (see ``CardLeases.claim_post``)."""
 
 
 def new_holder() -> str:
@@ -81,8 +83,14 @@ _CLAIM_POST = update(_postmortems).where(_HELD).values(card_post_started=_param(
 
 
 def taken(holder: str, now: datetime) -> dict[str, Any]:
-    """The card columns of a postmortem created with its first render already leased to ``holder``."""
-    return {"card_revision": 1, "card_lease_holder": holder, "card_lease_until": now + LEASE_FOR}
+    """The card columns of a postmortem created with its first render leased to ``holder``, and
+    its first post claimed: the creator posts the card next (``Lease.post_claimed``)."""
+    return {
+        "card_revision": 1,
+        "card_lease_holder": holder,
+        "card_lease_until": now + LEASE_FOR,
+        "card_post_started": now,
+    }
 
 
 def granted(postmortem_id: int, holder: str, returned: Any) -> Lease | None:

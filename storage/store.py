@@ -251,8 +251,9 @@ def _touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
 @dataclass(frozen=True)
 class Opened:
     record: PostmortemRecord
+    created: bool
     card: Lease | None = None
-    """Set when this call created the postmortem: the lease to render its first card."""
+    """When this call created the postmortem and was asked to: the lease to render its first card."""
 
 
 @dataclass(frozen=True)
@@ -312,17 +313,17 @@ class Store:
         self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
     ) -> tuple[PostmortemRecord, bool]:
         """The channel's postmortem, created on first call; retries and double clicks reuse it."""
-        opened = await self.start(team_id, channel_id, user_id, incident_id)
-        if opened.card is not None:
-            await card_lease.CardLeases(self).drop(opened.card)
-        return opened.record, opened.card is not None
+        opened = await self.start(team_id, channel_id, user_id, incident_id, take_card=False)
+        return opened.record, opened.created
 
-    async def start(self, team_id: str, channel_id: str, user_id: str, incident_id: str | None) -> Opened:
-        """``open_postmortem`` for the app: a created postmortem comes with the lease to render
+    async def start(
+        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None, *, take_card: bool = True
+    ) -> Opened:
+        """``open_postmortem`` for the app: a postmortem it creates comes with the lease to render
         its first card, taken in the statement that creates it (render it or drop the lease)."""
         existing = await self.by_channel(team_id, channel_id)
         if existing:
-            return Opened(existing)
+            return Opened(existing, created=False)
         now = self.clock.now()
         holder = card_lease.new_holder()
         values = {"team_id": team_id, "channel_id": channel_id, "incident_id": incident_id, "created_by": user_id}
@@ -330,14 +331,14 @@ class Store:
             async with self.engine.begin() as connection:
                 postmortem_id = await connection.scalar(
                     insert(PostmortemRow.__table__)
-                    .values(**values, created_at=now, **card_lease.taken(holder, now))
+                    .values(**values, created_at=now, **(card_lease.taken(holder, now) if take_card else {}))
                     .returning(_postmortems.id)
                 )
                 await self._audit(connection, postmortem_id, user_id, "started")
         except IntegrityError:
             existing = await self.by_channel(team_id, channel_id)
             if existing:
-                return Opened(existing)
+                return Opened(existing, created=False)
             taken = await self.by_incident(incident_id or "", team_id)
             raise IncidentIdTaken(incident_id or "", taken.channel_id if taken else "?") from None
         created = PostmortemRecord(
@@ -349,7 +350,8 @@ class Store:
             last_edited_at=None,
             doc=Postmortem(incident_id=incident_id),
         )
-        return Opened(created, card_lease.Lease(postmortem_id, holder, 1))
+        card = card_lease.Lease(postmortem_id, holder, 1, post_claimed=True) if take_card else None
+        return Opened(created, created=True, card=card)
 
     async def save_section(
         self,

@@ -48,6 +48,7 @@ async def test_save_and_next_reads_the_postmortem_once_in_at_most_six_statements
 ) -> None:
     walk = Walkthrough(slack, standin, ALICE, CHANNEL)
     await walk.start("inc-lean-1")
+    await listeners_finished()
     for section, answers in [
         ("summary", {**example.ANSWERS["summary"], "incident_id": "inc-lean-1"}),  # renames the incident too
         ("what_happened", example.ANSWERS["what_happened"]),
