@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, Option, StaticSelectElement, UserSelectElement
-
+from handlers import blocks as kit
 from handlers import render
 from storage.store import ActionContext
 
@@ -27,18 +26,14 @@ def item_text(context: ActionContext, phrase: str) -> str:
     )
 
 
-def item_controls(action_id: int, block_id: str) -> ActionsBlock:
+def item_controls(action_id: int, block_id: str) -> kit.JSON:
     value = str(action_id)
-    return ActionsBlock(
+    return kit.actions(
+        kit.button("Mark done", DONE, value=value, style="primary"),
+        kit.static_select(
+            SNOOZE, [kit.option(key, label) for key, (label, _) in SNOOZES.items()], placeholder="Snooze"
+        ),
+        kit.users_select(REASSIGN, placeholder="Reassign"),
+        kit.button("Open postmortem", OPEN, value=value),
         block_id=block_id,
-        elements=[
-            ButtonElement(text="Mark done", action_id=DONE, value=value, style="primary"),
-            StaticSelectElement(
-                action_id=SNOOZE,
-                placeholder="Snooze",
-                options=[Option(value=key, text=label) for key, (label, _) in SNOOZES.items()],
-            ),
-            UserSelectElement(action_id=REASSIGN, placeholder="Reassign"),
-            ButtonElement(text="Open postmortem", action_id=OPEN, value=value),
-        ],
     )

@@ -7,19 +7,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
+from handlers import blocks as kit
 from handlers import render
 from storage.card_lease import CardLeases, Lease
 from storage.store import PostmortemRecord, Store
@@ -47,40 +38,35 @@ def _byline(record: PostmortemRecord) -> str:
     return " \u00b7 ".join(parts)
 
 
-def card_blocks(record: PostmortemRecord, today: date) -> list[Block]:
+def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     counts = render.action_counts(record.doc, today, record.gone)
-    blocks: list[Block] = [
-        HeaderBlock(text=render.truncate(render.headline(record), 150)),
-        ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
-        SectionBlock(text=f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*"),
+    blocks = [
+        kit.header(render.truncate(render.headline(record), 150)),
+        kit.context(_byline(record)),
+        kit.section(f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*"),
     ]
     blocks += [
-        SectionBlock(
+        kit.section(
+            render.section_line(record, s),
             block_id=f"section-{s.key}",
-            text=render.section_line(record, s),
-            accessory=ButtonElement(text="Edit", action_id=CARD_EDIT, value=s.key),
+            accessory=kit.button("Edit", CARD_EDIT, value=s.key),
         )
         for s in t.SECTIONS
     ]
     blocks += [
-        DividerBlock(),
-        SectionBlock(text=render.checklist_text(record.doc)),
-        SectionBlock(text=f"*Corrective actions:* {counts.text()}"),
-        ActionsBlock(
-            elements=[
-                ButtonElement(text="Continue", action_id=CARD_CONTINUE, style="primary", value=str(record.id)),
-                ButtonElement(text="Export", action_id=CARD_EXPORT, value=str(record.id)),
-            ]
+        kit.divider(),
+        kit.section(render.checklist_text(record.doc)),
+        kit.section(f"*Corrective actions:* {counts.text()}"),
+        kit.actions(
+            kit.button("Continue", CARD_CONTINUE, style="primary", value=str(record.id)),
+            kit.button("Export", CARD_EXPORT, value=str(record.id)),
         ),
     ]
     return blocks
 
 
 def _message(record: PostmortemRecord, today: date) -> dict[str, Any]:
-    return {
-        "text": render.escape(render.headline(record)),
-        "blocks": [b.to_dict() for b in card_blocks(record, today)],
-    }
+    return {"text": render.escape(render.headline(record)), "blocks": card_blocks(record, today)}
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:

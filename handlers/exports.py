@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
-
 from bot.export import to_markdown, to_yaml
+from handlers import blocks as kit
 from handlers.render import escape, headline
 from storage.store import PostmortemRecord
 
@@ -34,13 +33,12 @@ async def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
     that acks Slack's requests (a postmortem with a hundred actions is a lot of YAML)."""
     text = await asyncio.to_thread(FORMATS[fmt], record.doc)
     chunks = _chunks(escape(text))
-    blocks: list[Block] = [SectionBlock(text=f"*{escape(headline(record))}* \u2014 {fmt} export")]
-    blocks += [SectionBlock(text=f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]
+    blocks = [kit.section(f"*{escape(headline(record))}* \u2014 {fmt} export")]
+    blocks += [kit.section(f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]
     if len(chunks) > _MAX_CHUNKS:
-        cut = "Cut short: `postmortem-bot export` prints all of it."
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut)]))
+        blocks.append(kit.context("Cut short: `postmortem-bot export` prints all of it."))
     return {
         "text": f"{escape(headline(record))} ({fmt})",
-        "blocks": [b.to_dict() for b in blocks],
+        "blocks": blocks,
         "response_type": "ephemeral",
     }

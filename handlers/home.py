@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
-from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.checklist import checklist
+from handlers import blocks as kit
 from handlers import render
 from handlers.action_items import item_controls, item_text
 from storage.store import ActionContext, PostmortemRecord, Store
@@ -31,16 +30,16 @@ def _phrase(context: ActionContext, today: date) -> str:
     return f"due {action.due.isoformat()}" if action.due else "no due date"
 
 
-def _action_blocks(actions: list[ActionContext], today: date) -> list[Block]:
-    blocks: list[Block] = []
+def _action_blocks(actions: list[ActionContext], today: date) -> list[kit.JSON]:
+    blocks: list[kit.JSON] = []
     for context in actions[:MAX_ACTIONS]:
         action_id = context.action.id or 0
-        blocks.append(SectionBlock(text=item_text(context, _phrase(context, today))))
+        blocks.append(kit.section(item_text(context, _phrase(context, today))))
         blocks.append(item_controls(action_id, f"home-{action_id}"))
     if not actions:
-        blocks.append(SectionBlock(text="_Nothing open. Nice._"))
+        blocks.append(kit.section("_Nothing open. Nice._"))
     elif len(actions) > MAX_ACTIONS:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"+{len(actions) - MAX_ACTIONS} more")]))
+        blocks.append(kit.context(f"+{len(actions) - MAX_ACTIONS} more"))
     return blocks
 
 
@@ -53,14 +52,14 @@ def _postmortem_line(record: PostmortemRecord) -> str:
     )
 
 
-def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord], today: date) -> dict:
-    blocks: list[Block] = [HeaderBlock(text="My corrective actions"), *_action_blocks(actions, today), DividerBlock()]
-    blocks.append(HeaderBlock(text="My postmortems"))
-    blocks += [SectionBlock(text=_postmortem_line(r)) for r in postmortems[:MAX_POSTMORTEMS]]
+def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord], today: date) -> kit.JSON:
+    blocks = [kit.header("My corrective actions"), *_action_blocks(actions, today), kit.divider()]
+    blocks.append(kit.header("My postmortems"))
+    blocks += [kit.section(_postmortem_line(r)) for r in postmortems[:MAX_POSTMORTEMS]]
     if not postmortems:
-        blocks.append(SectionBlock(text="_None yet._"))
-    blocks += [DividerBlock(), ContextBlock(elements=[MarkdownTextObject(text=HELP)])]
-    return View(type="home", blocks=blocks).to_dict()
+        blocks.append(kit.section("_None yet._"))
+    blocks += [kit.divider(), kit.context(HELP)]
+    return kit.home(blocks)
 
 
 async def publish(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:

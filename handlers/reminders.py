@@ -11,11 +11,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
 from bot.reminders.policy import Digest, Reminder
+from handlers import blocks as kit
 from handlers import home, render
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text
 from handlers.card import refresh_card
@@ -45,20 +45,18 @@ def _due_phrase(reminder: Reminder, context: ActionContext) -> str:
 def digest_message(digest: Digest, contexts: Mapping[int, ActionContext]) -> dict[str, Any]:
     """One DM per person per sweep, grouped: overdue, due today, due soon, needs an owner."""
     count = len(digest.reminders)
-    blocks: list[Block] = [
-        SectionBlock(text=f":alarm_clock: *{count} corrective action(s) need you.* Done already? Mark it here.")
-    ]
+    blocks = [kit.section(f":alarm_clock: *{count} corrective action(s) need you.* Done already? Mark it here.")]
     shown = 0
     for heading, reminders in digest.sections():
-        blocks.append(SectionBlock(text=f"*{heading}*"))
+        blocks.append(kit.section(f"*{heading}*"))
         for reminder in reminders[: MAX_ITEMS - shown]:
             context = contexts[reminder.action_id]
-            blocks.append(SectionBlock(text=item_text(context, _due_phrase(reminder, context))))
+            blocks.append(kit.section(item_text(context, _due_phrase(reminder, context))))
             blocks.append(item_controls(reminder.action_id, f"do-{reminder.action_id}-{reminder.kind}"))
             shown += 1
     if count > shown:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"+{count - shown} more in my App Home.")]))
-    return {"text": f"{count} corrective action(s) need you", "blocks": [b.to_dict() for b in blocks]}
+        blocks.append(kit.context(f"+{count - shown} more in my App Home."))
+    return {"text": f"{count} corrective action(s) need you", "blocks": blocks}
 
 
 def _outcome_message(message: dict[str, Any], action_id: int, outcome: str) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def _outcome_message(message: dict[str, Any], action_id: int, outcome: str) -> d
     blocks = []
     for block in message.get("blocks", []):
         if block.get("type") == "actions" and block.get("block_id", "").startswith(f"do-{action_id}-"):
-            block = ContextBlock(block_id=block["block_id"], elements=[MarkdownTextObject(text=outcome)]).to_dict()
+            block = kit.context(outcome, block_id=block["block_id"])
         blocks.append(block)
     return {"text": message.get("text", "Corrective actions"), "blocks": blocks}
 
