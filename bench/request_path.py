@@ -58,7 +58,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import metadata, section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
@@ -69,8 +69,9 @@ SIGNING_SECRET = "bench-signing-secret"
 KEY = metadata_key(SIGNING_SECRET)  # the product seals its modals' metadata with this key
 BOT_TOKEN = "xoxb-bench-token"
 EVENTS_PATH = "/slack/events"
-SUMMARY = t.SECTIONS[0]
-NEXT = t.SECTIONS[1]
+TEMPLATE = builtin()
+SUMMARY = TEMPLATE.sections[0]
+NEXT = TEMPLATE.sections[1]
 WAIT_SECONDS = 15.0
 
 
@@ -81,7 +82,7 @@ WAIT_SECONDS = 15.0
 def static_next_view() -> dict[str, Any]:
     """The baseline's answer to every submission: the section 2 modal, built once."""
     meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=NEXT.key).keyed(KEY)
-    return section_view(NEXT, None, meta, t.DEFAULT_VOCABULARY)
+    return section_view(TEMPLATE, NEXT, None, meta)
 
 
 def baseline_web_app(api_url: str) -> web.Application:
@@ -313,7 +314,7 @@ async def open_baseline_modals(target: Target, indices: Sequence[int]) -> None:
     client = AsyncWebClient(token=BOT_TOKEN, base_url=target.standin.api_url)
     for i in indices:
         meta = SectionMeta(team=target.standin.team_id, channel=target.channel(i), section=SUMMARY.key).keyed(KEY)
-        view = section_view(SUMMARY, None, meta, t.DEFAULT_VOCABULARY, {"incident_id": target.incident(i)})
+        view = section_view(TEMPLATE, SUMMARY, None, meta, {"incident_id": target.incident(i)})
         await client.views_open(trigger_id=target.standin.issue_trigger(target.user(i)), view=view)
 
 

@@ -19,7 +19,6 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
 from handlers import render
 from storage.card_lease import CardLeases, Lease
 from storage.store import PostmortemRecord, Store
@@ -52,7 +51,7 @@ def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> 
     blocks: list[Block] = [
         HeaderBlock(text=render.truncate(render.headline(record), 150)),
         ContextBlock(elements=[MarkdownTextObject(text=_byline(record))]),
-        SectionBlock(text=f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*"),
+        SectionBlock(text=render.sections_done(record)),
     ]
     blocks += [
         SectionBlock(
@@ -60,7 +59,7 @@ def card_blocks(record: PostmortemRecord, gone: frozenset[str], today: date) -> 
             text=render.section_line(record, s),
             accessory=ButtonElement(text="Edit", action_id=CARD_EDIT, value=s.key),
         )
-        for s in t.SECTIONS
+        for s in record.template.sections
     ]
     blocks += [
         DividerBlock(),

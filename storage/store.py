@@ -12,11 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from bot.catalog import Catalog, default_catalog
 from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow
+from bot.template import Role, Template
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
 
 _SAME_SNOOZE = timedelta(minutes=10)
+ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
+"""Roles kept on the postmortem's own row, where the queries for a team's incident or a person's postmortems look."""
 
 
 class IncidentIdTaken(Exception):
@@ -34,6 +38,10 @@ class SectionSnapshot:
     version: int
     updated_by: str | None
     updated_at: datetime | None
+
+
+class TemplateMissing(Exception):
+    """A postmortem names a template version neither the files nor the database hold."""
 
 
 class Conflict(Exception):
@@ -65,6 +73,11 @@ class PostmortemRecord:
         """The person nagged about unowned actions: the named owner, else whoever started it."""
         return self.doc.owner or self.created_by
 
+    @property
+    def template(self) -> Template:
+        """The template version this postmortem was started with, whatever the files say now."""
+        return self.doc.template
+
     def version(self, section_key: str) -> int:
         snapshot = self.sections.get(section_key)
         return snapshot.version if snapshot else 0
@@ -78,18 +91,23 @@ def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
         kind=row.kind,
         owner=row.owner,
         due=row.due,
-        artifact=row.artifact,
         status=row.status,  # type: ignore[arg-type]
         status_reason=row.status_reason,
+        extra=row.extra,
     )
 
 
-def _record(row: PostmortemRow) -> PostmortemRecord:
+def _action_columns(action: CorrectiveAction) -> dict[str, Any]:
+    return action.model_dump(mode="json", exclude={"id", "due"}) | {"due": action.due}
+
+
+def _record(row: PostmortemRow, template: Template) -> PostmortemRecord:
     sections = {s.section_key: SectionSnapshot(s.data, s.version, s.updated_by, s.updated_at) for s in row.sections}
     doc = Postmortem(
         incident_id=row.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
         actions=[_action_model(a) for a in row.actions],
+        template=template,
     )
     return PostmortemRecord(
         id=row.id,
@@ -111,12 +129,54 @@ def _with_children() -> Any:
 
 
 class Store:
-    """Every timestamp it writes comes from ``clock``, the app's one source of "now"."""
+    """Every timestamp it writes comes from ``clock``, the app's one source of "now".
 
-    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+    ``catalog`` holds the templates on offer; a postmortem whose version no file holds any
+    more gets it back from the ``templates`` table, where every version used is kept.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None, catalog: Catalog | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
+        self.catalog: Catalog = catalog or default_catalog()
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._kept: set[tuple[str, str]] = set()
+
+    async def _template(self, session: AsyncSession, name: str, version: str) -> Template:
+        known = self.catalog.known(name, version)
+        if known is not None:
+            return known
+        text = await session.scalar(
+            select(TemplateRow.text).where(TemplateRow.name == name, TemplateRow.version == version)
+        )
+        if text is None:
+            raise TemplateMissing(f"template {name} version {version} is neither a file nor in the database")
+        return self.catalog.remember(text)
+
+    async def stored_template(self, name: str, version: str) -> Template | None:
+        """A version the database keeps (for an imported file that names one); None when it has none."""
+        async with self.sessions() as session:
+            try:
+                return await self._template(session, name, version)
+            except TemplateMissing:
+                return None
+
+    async def keep_template(self, template: Template) -> None:
+        """Store a version's text once, so that any replica can read its postmortems for good."""
+        key = (template.name, template.version)
+        if key in self._kept:
+            return
+        async with self.sessions() as session:
+            stored = await session.scalar(
+                select(TemplateRow.version).where(TemplateRow.name == key[0], TemplateRow.version == key[1])
+            )
+        if stored is None:
+            try:
+                async with self.sessions.begin() as session:
+                    session.add(TemplateRow(name=key[0], version=key[1], text=template.text))
+            except IntegrityError:
+                pass  # another replica stored it first
+        self._kept.add(key)
 
     def _audit(self, session: AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any) -> None:
         section_key = detail.pop("section_key", None)
@@ -133,7 +193,10 @@ class Store:
 
     async def _one(self, session: AsyncSession, *where: Any) -> PostmortemRecord | None:
         row = (await session.scalars(_with_children().where(*where))).one_or_none()
-        return _record(row) if row else None
+        return await self._loaded(session, row) if row else None
+
+    async def _loaded(self, session: AsyncSession, row: PostmortemRow) -> PostmortemRecord:
+        return _record(row, await self._template(session, row.template_name, row.template_version))
 
     async def get(self, postmortem_id: int) -> PostmortemRecord | None:
         async with self.sessions() as session:
@@ -161,12 +224,15 @@ class Store:
             return list(rows)
 
     async def open_postmortem(
-        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
+        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None, template: Template | None = None
     ) -> tuple[PostmortemRecord, bool]:
-        """The channel's postmortem, created on first call; retries and double clicks reuse it."""
+        """The channel's postmortem, created on first call (with ``template``, by default the
+        catalog's default); retries and double clicks reuse it, with the template it has."""
         existing = await self.by_channel(team_id, channel_id)
         if existing:
             return existing, False
+        template = template or self.catalog.default_template
+        await self.keep_template(template)
         try:
             async with self.sessions.begin() as session:
                 session.add(
@@ -176,6 +242,8 @@ class Store:
                         incident_id=incident_id,
                         created_by=user_id,
                         created_at=self.clock.now(),
+                        template_name=template.name,
+                        template_version=template.version,
                     )
                 )
                 await session.flush()
@@ -192,16 +260,23 @@ class Store:
         return created, True
 
     async def save_section(
-        self, postmortem_id: int, section_key: str, data: dict[str, Any], base_version: int, user_id: str
+        self,
+        postmortem_id: int,
+        section_key: str,
+        data: dict[str, Any],
+        base_version: int,
+        user_id: str,
+        template: Template,
     ) -> int:
         """Store answers if nobody saved since ``base_version``; returns the new version."""
+        roles = template.roles_in(section_key, data)
         try:
             async with self.sessions.begin() as session:
-                await self._check_incident_id(session, postmortem_id, section_key, data)
+                await self._check_incident_id(session, postmortem_id, roles)
                 new_version = await self._write_section(
                     session, postmortem_id, section_key, data, base_version, user_id
                 )
-                await self._touch(session, postmortem_id, user_id, data if section_key == "summary" else None)
+                await self._touch(session, postmortem_id, user_id, roles)
                 self._audit(
                     session, postmortem_id, user_id, "section_saved", section_key=section_key, version=new_version
                 )
@@ -224,10 +299,8 @@ class Store:
             return SectionSnapshot({}, 0, None, None)
         return SectionSnapshot(row.data, row.version, row.updated_by, row.updated_at)
 
-    async def _check_incident_id(
-        self, session: AsyncSession, postmortem_id: int, section_key: str, data: dict[str, Any]
-    ) -> None:
-        incident_id = data.get("incident_id") if section_key == "summary" else None
+    async def _check_incident_id(self, session: AsyncSession, postmortem_id: int, roles: dict[str, Any]) -> None:
+        incident_id = roles.get(Role.INCIDENT_ID)
         if not incident_id:
             return
         team_id = await session.scalar(select(PostmortemRow.team_id).where(PostmortemRow.id == postmortem_id))
@@ -277,13 +350,11 @@ class Store:
         return base_version + 1
 
     async def _touch(
-        self, session: AsyncSession, postmortem_id: int, user_id: str, summary: dict[str, Any] | None
+        self, session: AsyncSession, postmortem_id: int, user_id: str, roles: dict[str, Any] | None
     ) -> None:
-        """Who edited last; a saved summary also renames the incident and names the owner."""
+        """Who edited last; a saved section holding the incident id or the owner also sets them."""
         values: dict[str, Any] = {"last_edited_by": user_id, "last_edited_at": self.clock.now()}
-        if summary:
-            values["incident_id"] = summary.get("incident_id")
-            values["owner"] = summary.get("owner")
+        values.update({role: value for role, value in (roles or {}).items() if role in ROLE_COLUMNS})
         await session.execute(update(PostmortemRow).where(PostmortemRow.id == postmortem_id).values(**values))
 
     async def save_action(
@@ -311,7 +382,7 @@ class Store:
     async def _write_action(
         self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None
     ) -> int:
-        fields = action.model_dump(exclude={"id"})
+        fields = _action_columns(action)
         async with self.sessions.begin() as session:
             if action.id is None:
                 now = self.clock.now()
@@ -349,8 +420,9 @@ class Store:
             )
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
-        """Load an exported postmortem; refuses to overwrite one already bound to the channel."""
+        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel."""
         now = self.clock.now()
+        await self.keep_template(doc.template)
         async with self.sessions.begin() as session:
             row = PostmortemRow(
                 team_id=team_id,
@@ -359,6 +431,8 @@ class Store:
                 owner=doc.owner,
                 created_by=user_id,
                 created_at=now,
+                template_name=doc.template.name,
+                template_version=doc.template.version,
             )
             session.add(row)
             await session.flush()
@@ -369,7 +443,7 @@ class Store:
                     )
                 )
             for action in doc.actions:
-                fields = action.model_dump(exclude={"id"})
+                fields = _action_columns(action)
                 session.add(
                     ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
                 )
@@ -460,7 +534,7 @@ class Store:
                     .limit(limit)
                 )
             ).all()
-        return [_record(row) for row in rows]
+            return [await self._loaded(session, row) for row in rows]
 
 
 class _Stale(Exception):
@@ -491,7 +565,7 @@ ACTION_CONTEXT_COLUMNS = (
     _actions.kind,
     _actions.owner,
     _actions.due,
-    _actions.artifact,
+    _actions.extra,
     _actions.status,
     _actions.status_reason,
     _actions.snoozed_until,
