@@ -30,7 +30,7 @@ from bot.slackdev import SlackStandin
 from storage.store import Store
 
 TEMPLATE_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
-OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_")
+OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_", "POSTMORTEM_")
 T = TypeVar("T")
 
 
