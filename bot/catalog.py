@@ -22,6 +22,7 @@ from bot.yamlfile import FileProblems, read_capped
 
 DEFAULT_TEMPLATE = "agent-systems"
 SUFFIX = ".yml"
+SHIPPED = "bot/templates/"
 TEMPLATE_LIMIT = "the limit for a template file"
 
 
@@ -36,7 +37,7 @@ class CatalogProblems(Exception):
 def _shipped() -> list[tuple[str, str]]:
     folder = resources.files("bot") / "templates"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(SUFFIX)), key=lambda f: f.name)
-    return [(f"bot/templates/{f.name}", f.read_text(encoding="utf-8")) for f in files]
+    return [(f"{SHIPPED}{f.name}", f.read_text(encoding="utf-8")) for f in files]
 
 
 def read_template(path: Path) -> t.Template:
@@ -67,6 +68,8 @@ class Catalog:
     default: str = DEFAULT_TEMPLATE
     overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     versions: dict[tuple[str, str], t.Template] = field(default_factory=dict)
+    severities: dict[str, str] = field(default_factory=dict)
+    """Severity -> the name of the template ``use_for_severity`` gives it."""
 
     def get(self, name: str) -> t.Template:
         return self.current[name]
@@ -88,7 +91,8 @@ class Catalog:
         return self.versions.setdefault((template.name, template.version), template.with_vocabularies(self.overrides))
 
     def for_severity(self, severity: str) -> t.Template | None:
-        return next((tpl for tpl in self.current.values() if severity in tpl.use_for_severity), None)
+        name = self.severities.get(severity)
+        return self.current[name] if name else None
 
     def choose(self, word: str | None) -> t.Template | None:
         """``/postmortem start``'s template word: a template's name or a severity; None when it is neither."""
@@ -98,20 +102,22 @@ class Catalog:
 
 
 def _add(found: dict[str, tuple[str, t.Template]], path: str, template: t.Template, problems: list[str]) -> None:
-    if template.name in found and not found[template.name][0].startswith("bot/templates/"):
+    if template.name in found and not found[template.name][0].startswith(SHIPPED):
         problems.append(f"{path}: template name {template.name!r} is also used by {found[template.name][0]}")
     found[template.name] = (path, template)
 
 
-def _severity_clashes(found: Mapping[str, tuple[str, t.Template]]) -> list[str]:
-    claimed: dict[str, str] = {}
-    problems: list[str] = []
+def _severity_rules(found: Mapping[str, tuple[str, t.Template]], problems: list[str]) -> dict[str, str]:
+    """Severity -> template name. A folder's template takes a severity from a shipped one; two of
+    the folder's claiming one severity are a problem."""
+    claimed: dict[str, tuple[str, str]] = {}
     for path, template in found.values():
         for severity in template.use_for_severity:
-            if severity in claimed:
-                problems.append(f"{path}: use_for_severity {severity} is also claimed by template {claimed[severity]}")
-            claimed[severity] = template.name
-    return problems
+            before = claimed.get(severity)
+            if before and not before[0].startswith(SHIPPED):
+                problems.append(f"{path}: use_for_severity {severity} is also claimed by template {before[1]}")
+            claimed[severity] = (path, template.name)
+    return {severity: name for severity, (_, name) in claimed.items()}
 
 
 def load_catalog(
@@ -132,7 +138,7 @@ def load_catalog(
             problems += exc.lines(path)
             continue
         _add(found, path, template, problems)
-    problems += _severity_clashes(found)
+    severities = _severity_rules(found, problems)
     if default not in found:
         problems.append(
             f"POSTMORTEM_DEFAULT_TEMPLATE: no template named {default!r} (have: {', '.join(sorted(found))})"
@@ -141,4 +147,4 @@ def load_catalog(
         raise CatalogProblems(problems)
     current = {name: template.with_vocabularies(overrides or {}) for name, (_, template) in found.items()}
     versions = {(tpl.name, tpl.version): tpl for tpl in current.values()}
-    return Catalog(current, default, dict(overrides or {}), versions)
+    return Catalog(current, default, dict(overrides or {}), versions, severities)

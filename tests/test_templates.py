@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot import example
 from bot.app import EVENTS_PATH, create_app, create_web_app
-from bot.catalog import builtin
+from bot.catalog import CatalogProblems, builtin, load_catalog
 from bot.config import Settings
 from bot.demo import Walkthrough, section_inputs
 from bot.export import from_yaml, to_markdown, to_yaml
@@ -120,6 +120,22 @@ def test_an_unknown_default_template_is_refused_naming_the_variable(tmp_path: Pa
     assert result.stderr == (
         "POSTMORTEM_DEFAULT_TEMPLATE: no template named 'nope' (have: agent-systems, sre-review)\n"
     )
+
+
+def test_a_folder_template_takes_a_severity_from_a_shipped_one_but_not_from_another_in_the_folder(
+    tmp_path: Path,
+) -> None:
+    text = SHIPPED.with_name("sre-review.yml").read_text().replace("name: sre-review", "name: retro")
+    (tmp_path / "retro.yml").write_text(text.replace("use_for_severity: [sev3, sev4]", "use_for_severity: [sev4]"))
+    catalog = load_catalog(tmp_path)
+    assert catalog.choose("sev4") is catalog.get("retro") and catalog.choose("sev3") is catalog.get("sre-review")
+
+    (tmp_path / "retro-two.yml").write_text(text.replace("name: retro", "name: retro-two"))
+    with pytest.raises(CatalogProblems) as refused:
+        load_catalog(tmp_path)
+    assert refused.value.lines == [
+        f"{tmp_path / 'retro.yml'}: use_for_severity sev4 is also claimed by template retro-two",
+    ]
 
 
 # --- choosing a template -------------------------------------------------------------------------
