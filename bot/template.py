@@ -195,15 +195,8 @@ class Template:
     roles: Mapping[str, FieldRef] = field(default_factory=dict)
     action_roles: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.version}"
-
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
-
-    def has_section(self, key: str) -> bool:
-        return any(s.key == key for s in self.sections)
 
     @property
     def form_sections(self) -> tuple[Section, ...]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from bot.catalog import Catalog, default_catalog
 from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
-from bot.template import Role, Template
+from bot.template import DONE, OPEN, Role, Template
 from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
 
 _SAME_SNOOZE = timedelta(minutes=10)
@@ -466,7 +466,7 @@ class Store:
         async with self.sessions() as session:
             return await _contexts(
                 session,
-                ActionRow.status == "open",
+                ActionRow.status == OPEN,
                 PostmortemRow.team_id == team_id,
                 (ActionRow.owner == user_id) | (ActionRow.owner.is_(None) & their_postmortem),
             )
@@ -487,7 +487,7 @@ class Store:
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(ActionRow)
-                .where(ActionRow.id == action_id, ActionRow.status == "open", *unless_already)
+                .where(ActionRow.id == action_id, ActionRow.status == OPEN, *unless_already)
                 .values(updated_at=self.clock.now(), **values)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -509,7 +509,7 @@ class Store:
         return await self.update_action(action_id, user_id, "action_reassigned", other_owner, owner=owner)
 
     async def complete_action(self, action_id: int, user_id: str) -> bool:
-        return await self.update_action(action_id, user_id, "action_done", status="done")
+        return await self.update_action(action_id, user_id, "action_done", status=DONE)
 
     async def gone_people(self, user_ids: Iterable[str]) -> frozenset[str]:
         """Owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
