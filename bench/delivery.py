@@ -104,6 +104,8 @@ async def seed(store: Store, count: int) -> list[str]:
                 created_by=LEAD,
                 created_at=NOW - timedelta(days=7),
                 owner=LEAD,
+                template_name=store.catalog.default_template.name,
+                template_version=store.catalog.default_template.version,
             )
             session.add(postmortem)
             await session.flush()

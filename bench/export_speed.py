@@ -31,7 +31,7 @@ def postmortem(actions: int) -> Postmortem:
             kind="add_regression_eval",
             owner=example.SAFETY_LEAD,
             due=date(2026, 4, 12) + timedelta(days=i % 30),
-            artifact="eval dataset support-triage",
+            extra={"artifact": "eval dataset support-triage"},
         )
         for i in range(actions)
     ]

@@ -60,6 +60,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import example
 from bot import template as t
+from bot.catalog import builtin
 from bot.demo import section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
@@ -70,8 +71,9 @@ SIGNING_SECRET = "bench-signing-secret"
 KEY = metadata_key(SIGNING_SECRET)  # the product seals its modals' metadata with this key
 BOT_TOKEN = "xoxb-bench-token"
 EVENTS_PATH = "/slack/events"
-SUMMARY = t.SECTIONS[0]
-NEXT = t.SECTIONS[1]
+TEMPLATE = builtin()
+SUMMARY = TEMPLATE.sections[0]
+NEXT = TEMPLATE.sections[1]
 WAIT_SECONDS = 15.0
 
 
@@ -82,7 +84,7 @@ WAIT_SECONDS = 15.0
 def static_view(section: t.Section) -> dict[str, Any]:
     """A section's empty modal, built once: the baseline's answer to every request."""
     meta = SectionMeta(team="T0STANDIN1", channel="C0STATIC", section=section.key).keyed(KEY)
-    return section_view(section, None, meta, t.DEFAULT_VOCABULARY)
+    return section_view(TEMPLATE, section, None, meta)
 
 
 def baseline_web_app(api_url: str) -> web.Application:

@@ -58,6 +58,7 @@ from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_sweeper
+from bot.catalog import builtin
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.document import CorrectiveAction, is_user_id
@@ -78,6 +79,7 @@ DUE_OFFSETS = (-6, -5, -4, -3, -2, -1, 0, 1, 2, 3)
 """Days from --now of the 120 dated due actions: overdue, due today, due soon (d-1, d-3)."""
 TEAM_NAMES = ("platform-team", "sre", "data-eng", "security")
 INSERT_CHUNK = 10_000
+BUILTIN = builtin()
 T = TypeVar("T")
 
 
@@ -104,6 +106,8 @@ def postmortem_rows(count: int, seeded_at: datetime) -> list[dict[str, Any]]:
             "created_at": seeded_at,
             "owner": owner_id((p * 7) % OWNERS),
             "card_revision": 0,
+            "template_name": BUILTIN.name,
+            "template_version": BUILTIN.version,
         }
         for p in range(count)
     ]
@@ -145,7 +149,7 @@ def action_rows(size: int, postmortems: int, now: datetime, seeded_at: datetime)
                 "kind": "other",
                 "owner": owner,
                 "due": due,
-                "artifact": "",
+                "extra": {},
                 "status": status,
                 "status_reason": reason,
                 "snoozed_until": None,
@@ -229,7 +233,7 @@ async def BASELINE_full_scan_plan(sweeper: Sweeper, now: datetime) -> tuple[list
                 kind=a.kind,
                 owner=a.owner,
                 due=a.due,
-                artifact=a.artifact,
+                extra=a.extra,
                 status=a.status,  # type: ignore[arg-type]
                 status_reason=a.status_reason,
             ),

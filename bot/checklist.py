@@ -1,18 +1,16 @@
-"""Section 12, "What to Do Right Away": computed from the answers, never typed in.
+"""The checklist (section 12 of the built-in template): computed from the answers, never typed in.
 
 Every item is an explicit yes or an explicit no, and a no says what is missing so the
-team knows which section to reopen.
+team knows which section to reopen. The items and their rules come from the template
+(``checklist:`` in its file); this module only knows how to evaluate a rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.document import Postmortem
-
-PLACEHOLDERS = frozenset({"unknown", "n/a", "na", "none", "tbd", "todo", "?", "-", "--"})
-EVAL_OR_ROLLOUT_KINDS = frozenset({"update_eval_dataset", "add_regression_eval", "update_rollout_gate"})
+from bot import template as t
+from bot.document import CorrectiveAction, Postmortem, action_answers, is_blank
 
 
 @dataclass(frozen=True)
@@ -26,82 +24,58 @@ class ChecklistItem:
         return "yes" if self.ok else "no"
 
 
-def _known(value: object) -> bool:
-    return isinstance(value, str) and value.strip().lower() not in PLACEHOLDERS and bool(value.strip())
+def _known(pm: Postmortem, value: object) -> bool:
+    """Answered, and not a placeholder: "unknown-7" is an answer, "unknown" is not."""
+    if is_blank(value):
+        return False
+    return not isinstance(value, str) or value.strip().lower() not in pm.template.placeholders
 
 
-def _answered(value: object) -> bool:
+def _decided(value: object) -> bool:
     """A yes/no question counts only when it is not left as unknown."""
     return isinstance(value, dict) and value.get("answer") in ("yes", "no")
 
 
-def _item(question: str, missing: list[str]) -> ChecklistItem:
-    return ChecklistItem(question, not missing, "missing: " + ", ".join(missing) if missing else "")
+def _has(pm: Postmortem, action: CorrectiveAction, key: str) -> object:
+    return action_answers(pm.template, action).get(key)
 
 
-def _incident_id(pm: Postmortem) -> ChecklistItem:
-    ok = _known(pm.value("summary", "incident_id"))
-    return _item("Does the postmortem include a precise incident_id?", [] if ok else ["incident_id"])
+def _holds(pm: Postmortem, condition: t.Condition) -> bool:
+    value = pm.value(condition.ref.section, condition.ref.field) if condition.ref else None
+    live = [a for a in pm.actions if a.live]
+    match condition.rule:
+        case t.Rule.ANSWERED:
+            return not is_blank(value)
+        case t.Rule.KNOWN:
+            return _known(pm, value)
+        case t.Rule.DECIDED:
+            return _decided(value)
+        case t.Rule.ANY:
+            return any(_holds(pm, c) for c in condition.any_of)
+        case t.Rule.HAS_ACTIONS:
+            return bool(live)
+        case t.Rule.EVERY_ACTION_HAS:
+            return not _lacking(pm, condition)
+        case t.Rule.SOME_ACTION:
+            return any(_has(pm, a, condition.action_field) in condition.values for a in live)
+    raise AssertionError(f"unhandled rule {condition.rule}")
 
 
-def _artifacts(pm: Postmortem) -> ChecklistItem:
-    keys = ("trace_id", "session_id", "bundle_id", "change_id")
-    missing = [k for k in keys if not _known(pm.value("artifacts", k))]
-    return _item("Are trace_id, session_id, bundle_id, and change_id reconstructed?", missing)
+def _lacking(pm: Postmortem, condition: t.Condition) -> int:
+    """How many live actions lack the field ``every_action_has`` asks for."""
+    return sum(1 for a in pm.actions if a.live and is_blank(_has(pm, a, condition.action_field)))
 
 
-def _contributing(pm: Postmortem) -> ChecklistItem:
-    missing = [] if pm.value("root_cause", "contributing") else ["contributing factors"]
-    return _item("Does it include contributing factors, not only a root cause?", missing)
+def _missing(pm: Postmortem, requirement: t.Requirement) -> str:
+    if requirement.condition.rule is t.Rule.EVERY_ACTION_HAS:
+        return requirement.missing.format(count=_lacking(pm, requirement.condition))
+    return requirement.missing
 
 
-def _control_gaps(pm: Postmortem) -> ChecklistItem:
-    missing = [] if pm.value("control_layer", "policy_decision") else ["policy decision"]
-    gaps = ("approval_failure", "missed_checks", "detection")
-    if not any(pm.value("control_layer", k) for k in gaps):
-        missing.append("failed approvals, checks or detection")
-    return _item("Are control gaps recorded?", missing)
-
-
-def _actions(pm: Postmortem) -> ChecklistItem:
-    live = [a for a in pm.actions if a.status != "wont_do"]
-    missing = [] if live else ["corrective actions"]
-    unowned = sum(1 for a in live if not a.owner)
-    undated = sum(1 for a in live if not a.due)
-    if unowned:
-        missing.append(f"owner on {unowned} action(s)")
-    if undated:
-        missing.append(f"due date on {undated} action(s)")
-    return _item("Are there concrete corrective actions with owners and due dates?", missing)
-
-
-def _lifecycle(pm: Postmortem) -> ChecklistItem:
-    keys = ("retirement_plan", "registry_update", "taxonomy_change")
-    missing = [k for k in keys if not _answered(pm.value("lifecycle", k))]
-    return _item("Is it clear which lifecycle artifacts must change?", missing)
-
-
-def _evals(pm: Postmortem) -> ChecklistItem:
-    missing: list[str] = []
-    has_evals = pm.value("evals_rollout", "eval_cases") or pm.value("evals_rollout", "new_evals")
-    has_eval_action = any(a.kind in EVAL_OR_ROLLOUT_KINDS and a.status != "wont_do" for a in pm.actions)
-    if not (has_evals or has_eval_action):
-        missing.append("eval cases or an eval/rollout corrective action")
-    if not _answered(pm.value("evals_rollout", "rollout_gate")):
-        missing.append("rollout gate decision")
-    return _item("Does the incident flow back into evals and rollout criteria?", missing)
-
-
-CHECKS: tuple[Callable[[Postmortem], ChecklistItem], ...] = (
-    _incident_id,
-    _artifacts,
-    _contributing,
-    _control_gaps,
-    _actions,
-    _lifecycle,
-    _evals,
-)
+def _item(pm: Postmortem, item: t.CheckItem) -> ChecklistItem:
+    missing = [_missing(pm, r) for r in item.requires if not _holds(pm, r.condition)]
+    return ChecklistItem(item.question, not missing, "missing: " + ", ".join(missing) if missing else "")
 
 
 def checklist(pm: Postmortem) -> list[ChecklistItem]:
-    return [check(pm) for check in CHECKS]
+    return [_item(pm, item) for item in pm.template.checklist]

@@ -1,4 +1,4 @@
-"""`postmortem-bot`: run, migrate, remind, export, import, demo."""
+"""`postmortem-bot`: run, migrate, remind, export, import, template check, demo."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 
+from bot.catalog import Catalog, read_template
 from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
-from bot.export import MAX_IMPORT_BYTES, ImportFileError, from_yaml, to_markdown, to_yaml
+from bot.export import IMPORT_LIMIT, ImportFileError, from_yaml, named_template, to_markdown, to_yaml
+from bot.template import Template
+from bot.yamlfile import FileProblems, read_capped
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
@@ -39,18 +42,21 @@ QUIET_UNLESS_DEBUG = ("alembic", "apscheduler")
 """Libraries whose routine INFO lines ("Context impl ...", "Added job ...") mean nothing to an operator."""
 
 
-async def _store(settings: StorageSettings, *, create: bool = True, clock: Clock | None = None) -> Store:
+async def _store(
+    settings: StorageSettings, *, create: bool = True, clock: Clock | None = None, catalog: Catalog | None = None
+) -> Store:
     """Every command works on an up-to-date schema, so a new database needs no separate step.
 
     ``create=False`` is for export and import: on a database that does not exist they could
-    only make an empty one and then say the incident is not there.
+    only make an empty one and then say the incident is not there. ``catalog`` is loaded
+    before the database is opened, so a broken template stops a command before anything else.
     """
     try:
         engine = await open_database(settings.database_url, create=create)
     except DatabaseUnavailable as exc:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise ConfigError(f"{exc} (DATABASE_URL={shown})") from None
-    return Store(engine, clock)
+    return Store(engine, clock, catalog)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -72,7 +78,7 @@ async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
 
 async def run(_args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
-    store = await _store(settings)
+    store = await _store(settings, catalog=settings.catalog())
     try:
         async with aiohttp.ClientSession() as session:
             await _serve(settings, store, session)
@@ -169,7 +175,7 @@ async def remind(args: argparse.Namespace) -> int:
     from bot.app import create_client, create_sweeper
 
     settings = load_settings(Settings)
-    store = await _store(settings, clock=FixedClock(args.now) if args.now else None)
+    store = await _store(settings, clock=FixedClock(args.now) if args.now else None, catalog=settings.catalog())
     try:
         async with aiohttp.ClientSession() as session:
             sweeper = create_sweeper(settings, store, create_client(settings, session))
@@ -199,7 +205,8 @@ async def migrate(_args: argparse.Namespace) -> int:
 
 async def export(args: argparse.Namespace) -> int:
     """Incident ids are unique per team only: with several teams, ``--team`` says which."""
-    store = await _store(load_settings(StorageSettings), create=False)
+    settings = load_settings(StorageSettings)
+    store = await _store(settings, create=False, catalog=settings.catalog())
     try:
         teams = [args.team] if args.team else await store.incident_teams(args.incident_id)
         record = await store.by_incident(args.incident_id, teams[0]) if len(teams) == 1 else None
@@ -216,28 +223,55 @@ async def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_import(path: Path) -> str:
-    """The file's text, refused unread past ``MAX_IMPORT_BYTES`` (a FIFO or /dev/zero never ends)."""
-    with path.open("rb") as file:
-        data = file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        limit = f"{MAX_IMPORT_BYTES / 1024 / 1024:g} MiB"
-        raise ImportFileError(None, f"larger than {limit}, the import limit (an exported postmortem is a few KiB)")
-    return data.decode("utf-8")
+def _offered(catalog: Catalog, name: str | None, version: str | None, line: int | None) -> Template | None:
+    """The template version a file names, among those on offer (a file naming none: the default);
+    None when only the database may still have it."""
+    if name is None:
+        return catalog.default_template
+    if version is None:
+        if name not in catalog.current:
+            raise _unknown_template(catalog, name, version, line)
+        return catalog.get(name)
+    return catalog.known(name, version)
+
+
+def _unknown_template(catalog: Catalog, name: str | None, version: str | None, line: int | None) -> ImportFileError:
+    current = catalog.current.get(name or "")
+    have = f"its current version is {current.version}" if current else f"templates: {', '.join(catalog.names)}"
+    return ImportFileError(line, f"template {name} version {version} is neither on offer nor in the database ({have})")
+
+
+def _refused(path: Path, exc: ImportFileError) -> int:
+    print(f"{path}:{exc}" if exc.line is not None else f"{path}: {exc}", file=sys.stderr)
+    return 1
 
 
 async def import_file(args: argparse.Namespace) -> int:
+    """The file is checked before the database is opened; only a template version no file holds
+    any more is looked up there."""
     path = Path(args.file)
+    settings = load_settings(StorageSettings)
+    catalog = settings.catalog()
     try:
-        doc = from_yaml(_read_import(path))
+        text = read_capped(path, IMPORT_LIMIT)
+        name, version, line = named_template(text)
+        template = _offered(catalog, name, version, line)
+        doc = from_yaml(text, lambda *_: template) if template else None
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{path}: cannot read: {exc}", file=sys.stderr)
         return 1
     except ImportFileError as exc:
-        print(f"{path}:{exc}" if exc.line is not None else f"{path}: {exc}", file=sys.stderr)
-        return 1
-    store = await _store(load_settings(StorageSettings), create=False)
+        return _refused(path, exc)
+    store = await _store(settings, create=False, catalog=catalog)
     try:
+        if doc is None:
+            stored = await store.stored_template(name or "", version or "")
+            try:
+                if stored is None:
+                    raise _unknown_template(catalog, name, version, line)
+                doc = from_yaml(text, lambda *_: stored)
+            except ImportFileError as exc:
+                return _refused(path, exc)
         if await store.by_channel(args.team, args.channel):
             print(f"channel {args.channel} already has a postmortem; import into another channel", file=sys.stderr)
             return 1
@@ -248,6 +282,17 @@ async def import_file(args: argparse.Namespace) -> int:
     finally:
         await store.engine.dispose()
     print(f"imported {doc.incident_id or path.name} as postmortem {postmortem_id}")
+    return 0
+
+
+async def check_template(args: argparse.Namespace) -> int:
+    """``FILE:line: reason`` for every problem of a template file, or ``ok``."""
+    try:
+        template = read_template(Path(args.file))
+    except FileProblems as exc:
+        print("\n".join(exc.lines(args.file)), file=sys.stderr)
+        return 1
+    print(f"ok: {template.name} version {template.version}, {len(template.sections)} sections")
     return 0
 
 
@@ -277,6 +322,10 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--team", required=True, help="Slack team id, T…")
     importer.add_argument("--channel", required=True, help="Slack channel id, C…")
     importer.add_argument("--user", default="import", help="recorded as the creator (default: import)")
+    template = commands.add_parser("template", help="work with template files")
+    template_commands = template.add_subparsers(dest="template_command", required=True)
+    check = template_commands.add_parser("check", help="validate a template file: every problem as FILE:line: reason")
+    check.add_argument("file")
     commands.add_parser("demo", help="walk the template's worked example through the app against a local Slack")
     return parser
 
@@ -287,6 +336,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "remind": remind,
     "export": export,
     "import": import_file,
+    "template": check_template,
     "demo": demo,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -10,9 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.catalog import DEFAULT_TEMPLATE, Catalog, CatalogProblems, load_catalog
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
 from bot.reminders.policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
-from bot.template import DEFAULT_VOCABULARY, Vocabulary
 
 
 class ConfigError(Exception):
@@ -43,11 +44,40 @@ class LogSettings(BaseSettings):
 
 
 class StorageSettings(BaseSettings):
-    """Enough for the commands that only touch the database (migrate, export, import)."""
+    """Enough for the commands that only touch the database and the templates (migrate, export, import)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///postmortem-bot.db"
+    postmortem_templates: Path | None = None
+    postmortem_default_template: str = DEFAULT_TEMPLATE
+    postmortem_severities: str | None = None
+    postmortem_incident_statuses: str | None = None
+    postmortem_statuses: str | None = None
+
+    @field_validator("postmortem_severities", "postmortem_incident_statuses", "postmortem_statuses")
+    @classmethod
+    def _non_empty_list(cls, value: str | None) -> str | None:
+        if value is not None and not _csv(value):
+            raise ValueError("needs at least one comma-separated value")
+        return value
+
+    @property
+    def vocabulary_overrides(self) -> dict[str, tuple[str, ...]]:
+        """The operator's lists, over the template vocabularies of these names."""
+        lists = {
+            "severity": self.postmortem_severities,
+            "incident_status": self.postmortem_incident_statuses,
+            "postmortem_status": self.postmortem_statuses,
+        }
+        return {name: _csv(value) for name, value in lists.items() if value}
+
+    def catalog(self) -> Catalog:
+        """The templates on offer; ``ConfigError`` with one ``FILE:line: reason`` line per problem."""
+        try:
+            return load_catalog(self.postmortem_templates, self.postmortem_default_template, self.vocabulary_overrides)
+        except CatalogProblems as exc:
+            raise ConfigError("\n".join(exc.lines)) from None
 
     @field_validator("database_url")
     @classmethod
@@ -75,9 +105,6 @@ class Settings(StorageSettings):
     reminder_unowned_grace_hours: float = Field(default=1, ge=0)
     reminder_working_hours: str = "09:00-18:00"
     reminder_workdays: str = "mon-fri"
-    postmortem_severities: str = ",".join(DEFAULT_VOCABULARY["severity"])
-    postmortem_incident_statuses: str = ",".join(DEFAULT_VOCABULARY["incident_status"])
-    postmortem_statuses: str = ",".join(DEFAULT_VOCABULARY["postmortem_status"])
 
     @field_validator("slack_api_url")
     @classmethod
@@ -108,13 +135,6 @@ class Settings(StorageSettings):
         parse_workdays(value)
         return value
 
-    @field_validator("postmortem_severities", "postmortem_incident_statuses", "postmortem_statuses")
-    @classmethod
-    def _non_empty_list(cls, value: str) -> str:
-        if not _csv(value):
-            raise ValueError("needs at least one comma-separated value")
-        return value
-
     @model_validator(mode="after")
     def _http_needs_secret(self) -> Settings:
         if not self.slack_app_token and not self.slack_signing_secret:
@@ -129,14 +149,6 @@ class Settings(StorageSettings):
     def rate_limits(self) -> dict[str, Rate]:
         """Slack's published limits per Web API method, with ``SLACK_RATE_LIMITS`` over them."""
         return rate_limits(self.slack_rate_limits)
-
-    @property
-    def vocabulary(self) -> Vocabulary:
-        return DEFAULT_VOCABULARY.with_overrides(
-            severity=_csv(self.postmortem_severities),
-            incident_status=_csv(self.postmortem_incident_statuses),
-            postmortem_status=_csv(self.postmortem_statuses),
-        )
 
     @property
     def reminder_policy(self) -> ReminderPolicy:

@@ -23,7 +23,9 @@ from aiohttp import web
 
 from bot import example
 from bot import template as t
+from bot.catalog import builtin
 from bot.config import Settings
+from bot.document import action_defaults
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.modals import ADD_ACTION
 
@@ -69,17 +71,20 @@ class Walkthrough:
     user: str
     channel: str
     titles: list[str] = field(default_factory=list)
+    template: t.Template = field(default_factory=builtin)
+    """The template of the postmortem walked through; ``start`` picks it by its name."""
 
     def view(self) -> dict[str, Any]:
         current = self.standin.current_view(self.user)
         assert current is not None, "no modal is open"
         return current
 
-    async def start(self, incident_id: str = "") -> dict[str, Any]:
+    async def start(self, incident_id: str = "", template: str = "") -> dict[str, Any]:
         """``/postmortem start``; returns the section 1 modal once the start's work is done: the card,
         which comes last, is posted or edited."""
         before = len(self.standin.calls)
-        result = await self.driver.command(f"start {incident_id}".strip(), user=self.user, channel=self.channel)
+        text = " ".join(w for w in ("start", incident_id, template) if w)
+        result = await self.driver.command(text, user=self.user, channel=self.channel)
         assert result.status == 200, result.text
         await self.standin.wait_until(lambda: self._card_touched_since(before))
         self.titles.append(self.view()["title"]["text"])
@@ -93,7 +98,7 @@ class Walkthrough:
 
     async def save(self, answers: dict[str, Any]) -> Any:
         """Fill the open section with stored-form answers and press "Save & next"."""
-        section = t.SECTION_BY_KEY[metadata(self.view())["section"]]
+        section = self.template.section(metadata(self.view())["section"])
         result = await self.driver.submit(self.view(), section_inputs(section.fields, answers), user=self.user)
         if result.view is not None:
             self.titles.append(result.view["title"]["text"])
@@ -107,7 +112,9 @@ class Walkthrough:
         form = await self.standin.wait_until(lambda: _top_if_other(self.standin, self.user, listed["id"]))
         answers = {k: v for k, v in action.items() if v is not None}
         result = await self.driver.submit(
-            form, section_inputs(t.ACTION_FIELDS, {"status": "open", **answers}), user=self.user
+            form,
+            section_inputs(self.template.action_fields, {**action_defaults(self.template), **answers}),
+            user=self.user,
         )
         assert not result.errors, result.errors
         return await self.standin.wait_until(
@@ -115,14 +122,24 @@ class Walkthrough:
         )
 
     async def whole_example(self) -> None:
-        await self.start(example.INCIDENT_ID)
-        for section in t.SECTIONS:
+        await self.whole(example.INCIDENT_ID, example.ANSWERS, example.ACTIONS)
+
+    async def whole(
+        self,
+        incident_id: str,
+        answers: dict[str, dict[str, Any]],
+        actions: list[dict[str, Any]],
+        template: str = "",
+    ) -> None:
+        """Every section of ``self.template`` in order, from ``/postmortem start`` to "Save & finish"."""
+        await self.start(incident_id, template)
+        for section in self.template.sections:
             if section.is_action_list:
-                for action in example.ACTIONS:
+                for action in actions:
                     await self.add_action(action)
                 await self.save({})
             else:
-                result = await self.save(example.ANSWERS[section.key])
+                result = await self.save(answers.get(section.key, {}))
                 assert not result.errors, (section.key, result.errors)
 
 

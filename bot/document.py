@@ -1,7 +1,8 @@
 """The postmortem as a pydantic document: the one source of truth for validation.
 
-Each section's validation model is generated from the template, so a field declared in
-``bot.template`` is validated, stored and exported without further code.
+Each section's validation model, and the corrective action's, is generated from the
+postmortem's template, so a field declared in a template file is validated, stored and
+exported without further code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot import template as t
+from bot.catalog import builtin
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 INCIDENT_ID_MAX = 64
@@ -35,10 +37,9 @@ INCIDENT_ID_RULE = (
     "without angle brackets, ampersands, pipes or backticks."
 )
 SectionState = Literal["done", "partial", "empty"]
-ActionStatus = Literal["open", "done", "wont_do"]
+URL = re.compile(r"^https?://[^\s<>|]+$")
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=t.SHORT_TEXT_MAX)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=t.LONG_TEXT_MAX)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
@@ -50,24 +51,36 @@ class YesNo(BaseModel):
 
 
 class CorrectiveAction(BaseModel):
-    """One row of section 8; reminders are about these."""
+    """One corrective action; reminders are about these.
+
+    The attributes are the action roles the app needs (``bot.template.ActionRole``): ``action``
+    is the title, ``kind`` the category. The template's other action fields are in ``extra``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     id: int | None = None
-    action: LongText
-    kind: str = "other"
-    owner: ShortText | None = None
+    action: str
+    kind: str = ""
+    owner: str | None = None
     due: date | None = None
-    artifact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=t.SHORT_TEXT_MAX)] = ""
-    status: ActionStatus = "open"
-    status_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=t.DETAILS_MAX)] = ""
+    status: t.ActionStatus = t.OPEN
+    status_reason: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _reason_for_dropping(self) -> CorrectiveAction:
-        if self.status == "wont_do" and not self.status_reason:
-            raise PydanticCustomError("reason_required", "Say why this action won't be done.", {"loc": "status_reason"})
+        if self.status == t.DROPPED and not self.status_reason.strip():
+            raise PydanticCustomError("reason_required", DROPPED_NEEDS_REASON, {"loc": "status_reason"})
         return self
+
+    @property
+    def live(self) -> bool:
+        """Still to be done, or done: only an action dropped as won't do is not."""
+        return self.status != t.DROPPED
+
+
+DROPPED_NEEDS_REASON = "Say why this action won't be done."
 
 
 def incident_id_problem(value: str) -> str | None:
@@ -97,7 +110,6 @@ def _valid_incident_id(value: str) -> str:
 
 
 IncidentId = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_valid_incident_id)]
-INCIDENT_ID_FIELD = t.SECTION_BY_KEY["summary"].field("incident_id")
 
 
 def is_user_id(value: object) -> bool:
@@ -121,46 +133,67 @@ def _fits_one_input(lines: list[str]) -> list[str]:
     return lines
 
 
-def _value_type(f: t.Field, vocabulary: t.Vocabulary) -> Any:
+def _web_address(value: str) -> str:
+    if not URL.match(value):
+        raise ValueError("must be a web address starting with https:// or http://")
+    return value
+
+
+def _text(limit: int) -> Any:
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limit)]
+
+
+def _value_type(f: t.Field) -> Any:
     match f.kind:
-        case t.Kind.SHORT_TEXT | t.Kind.USER:
+        case t.Kind.SHORT_TEXT | t.Kind.LONG_TEXT:
+            return _text(f.text_limit)
+        case t.Kind.USER:
             return ShortText
-        case t.Kind.LONG_TEXT:
-            return LongText
+        case t.Kind.USERS:
+            return Annotated[list[ShortText], Field(min_length=1, max_length=100)]
         case t.Kind.DATE:
             return date
         case t.Kind.DATETIME:
             return AwareDatetime
         case t.Kind.CHOICE:
-            return Annotated[str, _member_of(vocabulary[f.vocabulary])]
+            return Annotated[str, _member_of(f.options)]
         case t.Kind.MULTI_CHOICE:
-            member = Annotated[str, _member_of(vocabulary[f.vocabulary])]
+            member = Annotated[str, _member_of(f.options)]
             return Annotated[list[member], Field(min_length=1)]  # type: ignore[valid-type]
         case t.Kind.YES_NO:
             return YesNo
         case t.Kind.LINES:
             return Annotated[list[Line], Field(min_length=1, max_length=50), AfterValidator(_fits_one_input)]
+        case t.Kind.NUMBER:
+            return Annotated[int | float, Field(ge=f.minimum, le=f.maximum, allow_inf_nan=False)]
+        case t.Kind.URL:
+            return Annotated[_text(f.text_limit), AfterValidator(_web_address)]
     raise AssertionError(f"unhandled kind {f.kind}")
 
 
+def _model(name: str, fields: tuple[t.Field, ...], partial: bool, incident_id: str | None = None) -> type[BaseModel]:
+    declared: dict[str, Any] = {}
+    for f in fields:
+        value_type = IncidentId if f.key == incident_id else _value_type(f)
+        declared[f.key] = (value_type, ...) if f.required and not partial else (value_type | None, None)
+    return create_model(name, __config__=ConfigDict(extra="forbid"), **declared)
+
+
 @cache
-def section_model(
-    section_key: str, vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY, partial: bool = False
-) -> type[BaseModel]:
+def section_model(template: t.Template, section_key: str, partial: bool = False) -> type[BaseModel]:
     """A pydantic model for one section, built from its template declaration.
 
     ``partial`` makes every field optional: an imported file may carry only some answers.
     """
-    section = t.SECTION_BY_KEY[section_key]
-    fields: dict[str, Any] = {}
-    for f in section.fields:
-        value_type = IncidentId if f is INCIDENT_ID_FIELD else _value_type(f, vocabulary)
-        fields[f.key] = (value_type, ...) if f.required and not partial else (value_type | None, None)
-    return create_model(
-        f"{'Partial' if partial else 'Section'}_{section_key}",
-        __config__=ConfigDict(extra="forbid"),
-        **fields,
-    )
+    incident_id = template.role(t.Role.INCIDENT_ID)
+    own_id = incident_id.field if incident_id and incident_id.section == section_key else None
+    name = f"{'Partial' if partial else 'Section'}_{section_key}"
+    return _model(name, template.section(section_key).fields, partial, own_id)
+
+
+@cache
+def action_model(template: t.Template) -> type[BaseModel]:
+    return _model("CorrectiveActionForm", template.action_fields, partial=False)
 
 
 def is_blank(value: Any) -> bool:
@@ -208,28 +241,55 @@ def _errors_by_field(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+def action_defaults(template: t.Template) -> dict[str, Any]:
+    """What a new action's form starts with, and what an imported action leaves out means."""
+    return {f.key: f.default for f in template.action_fields if f.default is not None}
+
+
 def validate_action(
-    raw: dict[str, Any], action_id: int | None = None, vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY
+    raw: dict[str, Any], action_id: int | None = None, template: t.Template | None = None
 ) -> CorrectiveAction:
-    """A corrective action from the action form; raises ``SectionErrors`` per field."""
+    """A corrective action from the action form or a file; raises ``SectionErrors`` per field."""
+    template = template or builtin()
     try:
-        action = CorrectiveAction.model_validate({**drop_blank(raw), "id": action_id})
+        parsed = action_model(template).model_validate({**action_defaults(template), **drop_blank(raw)})
     except ValidationError as exc:
         raise SectionErrors(_errors_by_field(exc)) from exc
-    if action.kind not in vocabulary["action_kind"]:
-        raise SectionErrors({"kind": f"must be one of: {', '.join(vocabulary['action_kind'])}"})
-    return action
+    answers = parsed.model_dump(mode="json", exclude_none=True)
+    by_role = {role: answers.pop(key, None) for role, key in template.action_roles.items()}
+    if by_role[t.ActionRole.STATUS] == t.DROPPED and not by_role[t.ActionRole.STATUS_REASON]:
+        raise SectionErrors({template.action_roles[t.ActionRole.STATUS_REASON]: DROPPED_NEEDS_REASON})
+    return CorrectiveAction(
+        id=action_id,
+        action=by_role[t.ActionRole.TITLE],
+        kind=by_role.get(t.ActionRole.CATEGORY) or "",
+        owner=by_role[t.ActionRole.OWNER],
+        due=by_role[t.ActionRole.DUE],
+        status=by_role[t.ActionRole.STATUS],
+        status_reason=by_role[t.ActionRole.STATUS_REASON] or "",
+        extra=answers,
+    )
+
+
+def action_answers(template: t.Template, action: CorrectiveAction) -> dict[str, Any]:
+    """An action as its template's fields, JSON-ready and in template order (blank ones included)."""
+    by_role = {
+        t.ActionRole.TITLE: action.action,
+        t.ActionRole.CATEGORY: action.kind,
+        t.ActionRole.OWNER: action.owner,
+        t.ActionRole.DUE: action.due.isoformat() if action.due else None,
+        t.ActionRole.STATUS: action.status,
+        t.ActionRole.STATUS_REASON: action.status_reason,
+    }
+    roles = {key: role for role, key in template.action_roles.items()}
+    return {f.key: by_role[roles[f.key]] if f.key in roles else action.extra.get(f.key) for f in template.action_fields}
 
 
 def validate_section(
-    section_key: str,
-    raw: dict[str, Any],
-    vocabulary: t.Vocabulary = t.DEFAULT_VOCABULARY,
-    *,
-    partial: bool = False,
+    section_key: str, raw: dict[str, Any], template: t.Template | None = None, *, partial: bool = False
 ) -> dict[str, Any]:
     """Validated, JSON-ready answers of a section; raises ``SectionErrors`` per field."""
-    model = section_model(section_key, vocabulary, partial)
+    model = section_model(template or builtin(), section_key, partial)
     try:
         parsed = model.model_validate(drop_blank(raw))
     except ValidationError as exc:
@@ -240,7 +300,7 @@ def validate_section(
 def section_state(section: t.Section, answers: dict[str, Any], actions: list[CorrectiveAction]) -> SectionState:
     """Completeness shown on the card: empty, partial or done."""
     if section.is_action_list:
-        live = [a for a in actions if a.status != "wont_do"]
+        live = [a for a in actions if a.live]
         if not actions:
             return "empty"
         return "done" if live and all(a.owner and a.due for a in live) else "partial"
@@ -251,22 +311,29 @@ def section_state(section: t.Section, answers: dict[str, Any], actions: list[Cor
 
 
 class Postmortem(BaseModel):
-    """A whole postmortem, independent of Slack and of the database."""
+    """A whole postmortem, independent of Slack and of the database, with the template version it uses."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     incident_id: str | None = None
     answers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     actions: list[CorrectiveAction] = Field(default_factory=list)
+    template: t.Template = Field(default_factory=builtin, exclude=True, repr=False)
 
     def value(self, section_key: str, field_key: str) -> Any:
         return self.answers.get(section_key, {}).get(field_key)
+
+    def role(self, role: t.Role) -> Any:
+        ref = self.template.role(role)
+        return self.value(ref.section, ref.field) if ref else None
 
     def state(self, section: t.Section) -> SectionState:
         return section_state(section, self.answers.get(section.key, {}), self.actions)
 
     @property
     def sections_done(self) -> int:
-        return sum(self.state(s) == "done" for s in t.SECTIONS)
+        return sum(self.state(s) == "done" for s in self.template.sections)
 
     @property
     def owner(self) -> str | None:
-        return self.value("summary", "owner")
+        return self.role(t.Role.OWNER)

@@ -1,14 +1,17 @@
-"""The postmortem template (spec sections 1-10) declared once, as data.
+"""A postmortem template, as data: what a template file declares, once loaded (``bot.template_file``).
 
-Every other layer reads this declaration: the modal blocks, the validation model, the
-stored JSON, completeness, the checklist inputs and the YAML/Markdown export. Adding a
-question is adding one ``Field`` line here.
+Every other layer reads a ``Template``: the modal blocks, the validation models, the stored
+JSON, completeness, the checklist, the card's header and the YAML/Markdown exports. No other
+module names a section or a field: where the code needs a particular field (the incident id,
+the owner, an action's due date), the template says which one through its *roles*.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any, Literal, get_args
 
 
 class Kind(StrEnum):
@@ -19,26 +22,60 @@ class Kind(StrEnum):
     DATE = "date"  # "YYYY-MM-DD"
     DATETIME = "datetime"  # ISO 8601 with offset
     USER = "user"  # Slack user id (or a team name kept from an import)
+    USERS = "users"  # list of Slack user ids
     CHOICE = "choice"  # one value of a vocabulary
     MULTI_CHOICE = "multi_choice"  # list of vocabulary values
     YES_NO = "yes_no"  # {"answer": "yes"|"no"|"unknown", "details": str}
     LINES = "lines"  # list of non-empty lines
+    NUMBER = "number"  # int or float
+    URL = "url"  # http(s) address
 
 
+CHOICE_KINDS = frozenset({Kind.CHOICE, Kind.MULTI_CHOICE})
+TEXT_KINDS = frozenset({Kind.SHORT_TEXT, Kind.LONG_TEXT})
 YES_NO_LABELS = {"yes": "Yes", "no": "No", "unknown": "Unknown"}
 YES_NO_ANSWERS = tuple(YES_NO_LABELS)
 SHORT_TEXT_MAX = 150
 LONG_TEXT_MAX = 3000
 DETAILS_MAX = 1000
 
+ActionStatus = Literal["open", "done", "wont_do"]
+"""The states reminders know: open actions remind, done and won't-do ones never do. A template
+labels them; it cannot add states the reminders would not understand."""
+ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
+OPEN: ActionStatus = "open"
+DONE: ActionStatus = "done"
+DROPPED: ActionStatus = "wont_do"
+
+
+class Role(StrEnum):
+    """Fields of a section the app itself needs, whatever the template calls them."""
+
+    INCIDENT_ID = "incident_id"  # one word; unique per team; names the postmortem everywhere
+    OWNER = "owner"  # a Slack user: hears about unowned actions, may change any action
+    SEVERITY = "severity"  # a choice; `/postmortem start ID SEVERITY` prefills it and picks the template
+
+
+class ActionRole(StrEnum):
+    """Fields of a corrective action the reminders and lists need; each is a column of its own."""
+
+    TITLE = "title"  # what to do (column ``action``)
+    CATEGORY = "category"  # optional: a choice shown beside the title (column ``kind``)
+    OWNER = "owner"  # reminded
+    DUE = "due"  # reminds before, on and after it
+    STATUS = "status"  # one of ACTION_STATUSES
+    STATUS_REASON = "status_reason"  # required for won't do
+
 
 @dataclass(frozen=True)
 class Field:
-    """One question of a section.
+    """One question of a section, or one field of a corrective action.
 
-    ``vocabulary`` names a list in ``Vocabulary`` for choice kinds. ``export`` is the
-    path under ``postmortem:`` in the YAML export when section 11 fixes it; otherwise
-    the answer is exported under the section's own key.
+    ``options`` are the vocabulary's values for choice kinds (``vocabulary`` names the list,
+    so operators can override it). ``export`` is the path of the answer under ``postmortem:``
+    in the YAML export when the template fixes one; otherwise the answer is exported under
+    its section's own key. ``column`` is the header of its column in the Markdown table of
+    corrective actions (action fields without one are not in the table).
     """
 
     key: str
@@ -46,9 +83,22 @@ class Field:
     kind: Kind
     required: bool = False
     vocabulary: str = ""
+    options: tuple[str, ...] = ()
     hint: str = ""
     placeholder: str = ""
     export: tuple[str, ...] = ()
+    role: str = ""
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    default: Any = None
+    column: str = ""
+
+    @property
+    def text_limit(self) -> int:
+        if self.max_length is not None:
+            return self.max_length
+        return SHORT_TEXT_MAX if self.kind in (Kind.SHORT_TEXT, Kind.URL) else LONG_TEXT_MAX
 
 
 @dataclass(frozen=True)
@@ -60,269 +110,138 @@ class Section:
     guidance: str
     fields: tuple[Field, ...] = ()
     is_action_list: bool = False
+    export: str = ""
+    """For the action list: its key in the YAML export."""
+    count: int = 0
+    """How many sections the template has, for the title."""
 
     @property
     def modal_title(self) -> str:
         """Slack cuts modal titles at 24 characters, so position + short name."""
-        return f"{self.number}/{len(SECTIONS)} {self.short}"
+        return f"{self.number}/{self.count} {self.short}"
 
     def field(self, key: str) -> Field:
         return next(f for f in self.fields if f.key == key)
 
 
-def _default_vocabularies() -> dict[str, tuple[str, ...]]:
-    return {
-        "severity": ("sev1", "sev2", "sev3", "sev4"),
-        "incident_status": ("open", "contained", "resolved"),
-        "postmortem_status": ("draft", "in_review", "published"),
-        "incident_category": (
-            "policy_bypass",
-            "unauthorized_side_effect",
-            "dangerous_egress",
-            "memory_contamination",
-            "approval_failure",
-            "eval_escape",
-            "agentic_misalignment",
-        ),
-        "root_cause_area": ("policy", "approvals", "rollout", "memory", "observability", "inventory"),
-        "approval_failure": ("approval bypass", "missing approval", "wrong approval scope"),
-        "blast_scope": ("single run", "rollout wave", "session family"),
-        "action_kind": (
-            "update_policy_bundle",
-            "tighten_approval_policy",
-            "update_eval_dataset",
-            "add_regression_eval",
-            "update_rollout_gate",
-            "retire_capability_or_principal",
-            "update_registry_record",
-            "add_detection_rule",
-            "other",
-        ),
-        "action_status": ("open", "done", "wont_do"),
-    }
+@dataclass(frozen=True)
+class FieldRef:
+    """``section.field`` in a template file: a field of one section."""
+
+    section: str
+    field: str
+
+
+class Rule(StrEnum):
+    """What a checklist requirement checks."""
+
+    ANSWERED = "answered"  # the field is not empty
+    KNOWN = "known"  # answered, and not a placeholder such as "unknown" or "tbd"
+    DECIDED = "decided"  # a yes/no question answered yes or no, not unknown
+    ANY = "any"  # one of several conditions
+    HAS_ACTIONS = "has_actions"  # at least one live (not won't-do) corrective action
+    EVERY_ACTION_HAS = "every_action_has"  # every live action has this action field
+    SOME_ACTION = "some_action"  # a live action whose field is one of some values
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """The value lists offered in dropdowns; severities and statuses are configurable."""
-
-    lists: dict[str, tuple[str, ...]] = field(default_factory=_default_vocabularies)
-
-    def __getitem__(self, name: str) -> tuple[str, ...]:
-        return self.lists[name]
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.lists.items())))
-
-    def with_overrides(self, **overrides: tuple[str, ...]) -> Vocabulary:
-        return Vocabulary({**self.lists, **{k: v for k, v in overrides.items() if v}})
+class Condition:
+    rule: Rule
+    ref: FieldRef | None = None
+    any_of: tuple[Condition, ...] = ()
+    action_field: str = ""
+    values: tuple[str, ...] = ()
 
 
-DEFAULT_VOCABULARY = Vocabulary()
+@dataclass(frozen=True)
+class Requirement:
+    """One condition of a checklist item; ``missing`` is said when it fails (``{count}``: how many actions)."""
 
-F = Field
-K = Kind
-
-SECTIONS: tuple[Section, ...] = (
-    Section(
-        1,
-        "summary",
-        "Short summary",
-        "Summary",
-        "Use it after containment, once traces, approvals, rollout data and the active bundle have been reconstructed.",
-        (
-            F(
-                "incident_id",
-                "Incident ID",
-                K.SHORT_TEXT,
-                True,
-                placeholder="inc-2026-04-09-001",
-                export=("incident_id",),
-            ),
-            F("occurred_at", "Date and time", K.DATETIME, True),
-            F("severity", "Severity", K.CHOICE, True, "severity", export=("severity",)),
-            F("status", "Incident status", K.CHOICE, True, "incident_status"),
-            F(
-                "owner",
-                "Owner",
-                K.USER,
-                True,
-                hint="Owns the postmortem and hears about unowned actions.",
-                export=("owner",),
-            ),
-            F("postmortem_status", "Postmortem status", K.CHOICE, True, "postmortem_status"),
-            F("summary", "Short incident summary", K.LONG_TEXT, True),
-        ),
-    ),
-    Section(
-        2,
-        "what_happened",
-        "What happened",
-        "What happened",
-        "Capture the event chain briefly and without interpretation.",
-        (
-            F("agent_or_workflow", "Which agent or workflow was involved", K.SHORT_TEXT, True),
-            F(
-                "trigger",
-                "Which user input, retrieved context, or external trigger started the path",
-                K.LONG_TEXT,
-                True,
-            ),
-            F("risky_action", "Which risky action or failure occurred", K.LONG_TEXT, True),
-            F("real_side_effect", "Whether a real side effect happened", K.YES_NO, True),
-            F("category", "Incident category", K.CHOICE, False, "incident_category"),
-        ),
-    ),
-    Section(
-        3,
-        "artifacts",
-        "Which artifacts were active",
-        "Artifacts",
-        "If this cannot be filled quickly, the team has a problem not only with the incident, "
-        "but also with observability or the lifecycle layer. Type unknown rather than guess.",
-        (
-            F("trace_id", "trace_id", K.SHORT_TEXT, True, export=("active_artifacts", "trace_id")),
-            F("session_id", "session_id", K.SHORT_TEXT, True, export=("active_artifacts", "session_id")),
-            F("bundle_id", "bundle_id", K.SHORT_TEXT, True, export=("active_artifacts", "bundle_id")),
-            F("change_id", "change_id", K.SHORT_TEXT, True, export=("active_artifacts", "change_id")),
-            F("rollout_wave", "rollout_wave", K.SHORT_TEXT, False, export=("active_artifacts", "rollout_wave")),
-            F("policy_bundle", "policy_bundle", K.SHORT_TEXT),
-            F("approval_mode", "approval_mode", K.SHORT_TEXT),
-            F("tool_principal", "tool_principal", K.SHORT_TEXT),
-        ),
-    ),
-    Section(
-        4,
-        "containment",
-        "Containment actions",
-        "Containment",
-        "Distinguish temporary containment from permanent correction.",
-        (
-            F("first_actions", "Which actions were taken in the first minutes", K.LONG_TEXT, True),
-            F("restricted", "What was disabled, restricted, or moved into restricted mode", K.LONG_TEXT),
-            F("rollback_required", "Whether rollback was required", K.YES_NO, True),
-            F("revocations", "Whether any principals, connectors, or capabilities were revoked", K.YES_NO, True),
-            F(
-                "temporary_vs_permanent",
-                "Which of this is temporary containment, which permanent correction",
-                K.LONG_TEXT,
-            ),
-        ),
-    ),
-    Section(
-        5,
-        "root_cause",
-        "Root cause",
-        "Root cause",
-        "Lead to a systemic explanation, not just \u201cthe model made a mistake.\u201d",
-        (
-            F(
-                "immediate_cause",
-                "What the immediate cause of the incident was",
-                K.SHORT_TEXT,
-                True,
-                placeholder="approval_scope_too_broad",
-                export=("root_cause", "primary"),
-            ),
-            F(
-                "contributing",
-                "Which contributing factors amplified the problem (one per line)",
-                K.LINES,
-                export=("root_cause", "contributing"),
-            ),
-            F("failed_gate", "Which gate, review, or assumption failed", K.LONG_TEXT, True),
-            F("areas", "Where the problem lived", K.MULTI_CHOICE, True, "root_cause_area"),
-        ),
-    ),
-    Section(
-        6,
-        "control_layer",
-        "What failed in the control layer",
-        "Control layer",
-        "Describe not only the error, but the missing guardrail.",
-        (
-            F("policy_decision", "Which policy decision allowed the risky path", K.LONG_TEXT, True),
-            F("approval_failure", "Approval failure", K.MULTI_CHOICE, False, "approval_failure"),
-            F("missed_checks", "Which checks or evals failed to catch the issue", K.LONG_TEXT),
-            F("detection", "Which detection rules failed or triggered too late", K.LONG_TEXT),
-        ),
-    ),
-    Section(
-        7,
-        "blast_radius",
-        "Blast radius",
-        "Blast radius",
-        "Who and what was touched, and how far the pattern reaches.",
-        (
-            F("affected", "Which users, systems, or data were affected", K.LONG_TEXT, True),
-            F("external_systems", "Whether external systems were touched", K.YES_NO, True),
-            F("memory_affected", "Whether memory records were affected", K.YES_NO, True),
-            F("scope", "Single run or a broader pattern", K.CHOICE, True, "blast_scope"),
-        ),
-    ),
-    Section(
-        8,
-        "corrective_actions",
-        "Corrective actions",
-        "Actions",
-        "For each action: the action, the owner, the due date, and which artifact is updated.",
-        is_action_list=True,
-    ),
-    Section(
-        9,
-        "lifecycle",
-        "What changes in lifecycle artifacts",
-        "Lifecycle",
-        "Tie the postmortem to managed artifacts, not only tracker tasks.",
-        (
-            F(
-                "change_id",
-                "New change_id, if a correction release is needed",
-                K.SHORT_TEXT,
-                export=("lifecycle_updates", "change_id"),
-            ),
-            F(
-                "bundle_id",
-                "New bundle_id, if the release configuration changes",
-                K.SHORT_TEXT,
-                export=("lifecycle_updates", "bundle_id"),
-            ),
-            F("retirement_plan", "Whether a new retirement_plan is needed", K.YES_NO, True),
-            F("registry_update", "Whether registry or inventory must be updated", K.YES_NO, True),
-            F("taxonomy_change", "Whether incident taxonomy or postmortem rubric must change", K.YES_NO, True),
-        ),
-    ),
-    Section(
-        10,
-        "evals_rollout",
-        "What changes in evals and rollout",
-        "Evals & rollout",
-        "If incidents do not flow back into evals and rollout rules, teams repeat the same failure class.",
-        (
-            F("eval_cases", "Which cases should enter the eval dataset (one per line)", K.LINES),
-            F("new_evals", "Which behavioral or control evals should be added (one per line)", K.LINES),
-            F("rollout_gate", "Whether rollout gate criteria must change", K.YES_NO, True),
-            F("canary_scope", "Whether canary scope or approval thresholds must change", K.YES_NO, True),
-        ),
-    ),
-)
-
-ACTION_FIELDS: tuple[Field, ...] = (
-    F("action", "Action", K.LONG_TEXT, True, placeholder="Require an idempotency_key on every create_ticket call"),
-    F("kind", "Kind", K.CHOICE, True, "action_kind"),
-    F("owner", "Owner", K.USER, hint="Reminders go to this person."),
-    F("due", "Due date", K.DATE),
-    F("artifact", "Artifact updated", K.SHORT_TEXT, placeholder="policy bundle, eval dataset, rollout gate\u2026"),
-    F("status", "Status", K.CHOICE, True, "action_status"),
-    F("status_reason", "Reason (needed for won't do)", K.LONG_TEXT),
-)
-
-SECTION_BY_KEY: dict[str, Section] = {s.key: s for s in SECTIONS}
-FORM_SECTIONS: tuple[Section, ...] = tuple(s for s in SECTIONS if not s.is_action_list)
-ACTIONS_SECTION: Section = next(s for s in SECTIONS if s.is_action_list)
+    condition: Condition
+    missing: str
 
 
-def section_after(section: Section) -> Section | None:
-    """The section "Save & next" moves to; None after the last one."""
-    index = SECTIONS.index(section)
-    return SECTIONS[index + 1] if index + 1 < len(SECTIONS) else None
+@dataclass(frozen=True)
+class CheckItem:
+    question: str
+    requires: tuple[Requirement, ...]
+
+
+@dataclass(frozen=True)
+class HeaderPart:
+    """A field shown in the card's header, or ``empty`` while it is not answered."""
+
+    ref: FieldRef
+    empty: str
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """One version of one template. Compared by identity: the catalog keeps one object per version."""
+
+    name: str
+    version: str
+    title: str
+    text: str
+    sections: tuple[Section, ...]
+    action_fields: tuple[Field, ...]
+    action_export_first: tuple[str, ...]
+    status_labels: Mapping[str, str]
+    header: tuple[HeaderPart, ...]
+    checklist_title: str
+    checklist: tuple[CheckItem, ...]
+    placeholders: frozenset[str]
+    use_for_severity: tuple[str, ...] = ()
+    roles: Mapping[str, FieldRef] = field(default_factory=dict)
+    action_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+    @property
+    def form_sections(self) -> tuple[Section, ...]:
+        return tuple(s for s in self.sections if not s.is_action_list)
+
+    @property
+    def actions_section(self) -> Section:
+        return next(s for s in self.sections if s.is_action_list)
+
+    def section_after(self, section: Section) -> Section | None:
+        """The section "Save & next" moves to; None after the last one."""
+        index = self.sections.index(section)
+        return self.sections[index + 1] if index + 1 < len(self.sections) else None
+
+    def role(self, role: Role) -> FieldRef | None:
+        return self.roles.get(role)
+
+    def role_field(self, role: Role) -> Field | None:
+        ref = self.roles.get(role)
+        return self.section(ref.section).field(ref.field) if ref else None
+
+    def roles_in(self, section_key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The role answers a section's save sets on the postmortem itself (its incident id, its owner)."""
+        return {role: data.get(ref.field) for role, ref in self.roles.items() if ref.section == section_key}
+
+    def action_field(self, key: str) -> Field:
+        return next(f for f in self.action_fields if f.key == key)
+
+    def action_key(self, role: ActionRole) -> str | None:
+        """The action field that plays ``role``; None for an optional role the template leaves out."""
+        return self.action_roles.get(role)
+
+    def status_label(self, status: str) -> str:
+        return self.status_labels.get(status, status)
+
+    def with_vocabularies(self, overrides: Mapping[str, tuple[str, ...]]) -> Template:
+        """This version with the operator's lists (``POSTMORTEM_SEVERITIES`` ...) in the dropdowns."""
+        if all(overrides.get(f.vocabulary, f.options) == f.options for f in self._all_fields()):
+            return self
+
+        def fields(declared: tuple[Field, ...]) -> tuple[Field, ...]:
+            return tuple(replace(f, options=overrides.get(f.vocabulary, f.options)) for f in declared)
+
+        sections = tuple(replace(s, fields=fields(s.fields)) for s in self.sections)
+        return replace(self, sections=sections, action_fields=fields(self.action_fields))
+
+    def _all_fields(self) -> list[Field]:
+        return [f for s in self.sections for f in s.fields] + list(self.action_fields)

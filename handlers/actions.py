@@ -8,7 +8,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
 from handlers import exports
 from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
 from handlers.context import Services, services
@@ -54,9 +53,9 @@ async def edit_section(
     record = await _card_postmortem(body, context, respond)
     if record is None:
         return
-    section = t.SECTION_BY_KEY[action["value"]]
+    section = record.template.section(action["value"])
     svc = services(context)
-    view = section_view(section, record, meta_for(svc, record, section), svc.vocabulary)
+    view = section_view(record.template, section, record, meta_for(svc, record, section))
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -68,12 +67,12 @@ async def continue_postmortem(
     record = await _card_postmortem(body, context, respond)
     if record is None:
         return
-    section = next((s for s in t.SECTIONS if record.doc.state(s) != "done"), None)
+    section = next((s for s in record.template.sections if record.doc.state(s) != "done"), None)
     if section is None:
         view = finished_view(record)
     else:
         svc = services(context)
-        view = section_view(section, record, meta_for(svc, record, section), svc.vocabulary)
+        view = section_view(record.template, section, record, meta_for(svc, record, section))
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -101,10 +100,10 @@ async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     meta, record = await _modal_postmortem(svc, body)
     if record is None:
         return
-    section = t.SECTION_BY_KEY[meta.section]
+    section = record.template.section(meta.section)
     fresh = meta_for(svc, record, section, revision=meta.revision + 1)
     await client.views_update(
-        view_id=view["id"], hash=view["hash"], view=section_view(section, record, fresh, svc.vocabulary)
+        view_id=view["id"], hash=view["hash"], view=section_view(record.template, section, record, fresh)
     )
 
 
@@ -124,7 +123,7 @@ async def open_action_form(
         check_may_change_action(body["user"]["id"], existing.owner, record.owner)
     form_meta = ActionFormMeta(postmortem=record.id, action=action_id, parent_view=body["view"]["id"])
     form_meta.keyed(svc.metadata_key)
-    await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, svc.vocabulary))
+    await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, record.template))
 
 
 async def turn_page(
@@ -141,8 +140,8 @@ async def turn_page(
     if record is None:
         return
     page = max(0, (meta.page or 0) + (1 if action["action_id"] == NEXT_PAGE else -1))
-    fresh = meta_for(svc, record, t.ACTIONS_SECTION).model_copy(update={"page": page})
-    await client.views_update(view_id=view["id"], view=actions_view(record, fresh))
+    fresh = meta_for(svc, record, record.template.actions_section).model_copy(update={"page": page})
+    await client.views_update(view_id=view["id"], view=actions_view(record.template, record, fresh))
 
 
 def register(app: AsyncApp) -> None:

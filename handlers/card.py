@@ -9,7 +9,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
 from handlers import blocks as kit
 from handlers import render
 from storage.card_lease import CardLeases, Lease
@@ -43,7 +42,7 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     blocks = [
         kit.header(render.truncate(render.headline(record), 150)),
         kit.context(_byline(record)),
-        kit.section(f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*"),
+        kit.section(render.sections_done(record)),
     ]
     blocks += [
         kit.section(
@@ -51,7 +50,7 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
             block_id=f"section-{s.key}",
             accessory=kit.button("Edit", CARD_EDIT, value=s.key),
         )
-        for s in t.SECTIONS
+        for s in record.template.sections
     ]
     blocks += [
         kit.divider(),

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
+from bot.catalog import Catalog
 from bot.document import INCIDENT_ID_RULE, incident_id_problem
 from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers import exports, render
@@ -24,9 +25,10 @@ from storage.store import IncidentIdTaken
 log = logging.getLogger(__name__)
 
 HELP = """*postmortem-bot* runs the postmortem of an incident right here, one section at a time.
-\u2022 `/postmortem start [incident_id]` \u2014 start (or reopen) this channel's postmortem
-\u2022 `/postmortem status` \u2014 progress and the section 12 checklist, only for you
-\u2022 `/postmortem export [yaml|markdown]` \u2014 the postmortem as section 11 YAML or a Markdown document
+\u2022 `/postmortem start [incident_id] [template]` \u2014 start (or reopen) this channel's postmortem; \
+`template` is a template's name or a severity, which picks the template meant for it
+\u2022 `/postmortem status` \u2014 progress and the checklist, only for you
+\u2022 `/postmortem export [yaml|markdown]` \u2014 the postmortem as its template's YAML or a Markdown document
 \u2022 `/postmortem help` \u2014 this text"""
 
 NOT_IN_DM = (
@@ -42,6 +44,45 @@ MAYBE_OPENED = (
     "If not, press *Continue* on the postmortem card in the channel, or run `/postmortem start` again; "
     "the postmortem of this channel is saved either way."
 )
+
+
+def templates_text(catalog: Catalog) -> str:
+    """The templates on offer, for `/postmortem help` and for a template word that names none of them."""
+    lines = ["*Templates*"]
+    for name in catalog.names:
+        template = catalog.get(name)
+        notes = ["default"] if name == catalog.default else []
+        if template.use_for_severity:
+            notes.append("for " + ", ".join(template.use_for_severity))
+        note = f" ({'; '.join(notes)})" if notes else ""
+        lines.append(f"\u2022 `{name}`{note} \u2014 {render.escape(template.title)}")
+    return "\n".join(lines)
+
+
+def help_text(catalog: Catalog) -> str:
+    """The commands, and the templates on offer."""
+    return f"{HELP}\n\n{templates_text(catalog)}"
+
+
+def _start_words(args: list[str]) -> tuple[str | None, str | None]:
+    """``[incident_id] [template]``: two words are an incident id and a template; more are one (bad) incident id."""
+    if len(args) == 2:
+        return args[0], args[1]
+    return " ".join(args) or None, None
+
+
+def _draft(template: t.Template, incident_id: str | None, word: str | None) -> dict[str, Any]:
+    """What the first form starts with: the incident id, and the severity when the template word was one."""
+    draft: dict[str, Any] = {}
+    first = template.sections[0].key
+    incident = template.role(t.Role.INCIDENT_ID)
+    if incident_id and incident and incident.section == first:
+        draft[incident.field] = incident_id
+    severity = template.role_field(t.Role.SEVERITY)
+    severity_ref = template.role(t.Role.SEVERITY)
+    if word and severity and severity_ref and severity_ref.section == first and word in severity.options:
+        draft[severity_ref.field] = word
+    return draft
 
 
 def _in_dm(command: dict[str, Any]) -> bool:
@@ -80,21 +121,28 @@ async def _start(
     if _in_dm(command):
         await ack(text=NOT_IN_DM)
         return
-    incident_id = " ".join(args) or None
+    incident_id, word = _start_words(args)
     problem = incident_id_problem(incident_id) if incident_id else None
     if problem:
         await ack(text=f":warning: That is not an incident id I can use. {problem}\n{INCIDENT_ID_RULE}")
         return
-    await ack()
     svc = services(context)
+    template = svc.catalog.choose(word)
+    if template is None:
+        unknown = render.escape(word or "")[:40]
+        await ack(text=f":warning: `{unknown}` is neither a template nor a severity.\n{templates_text(svc.catalog)}")
+        return
+    await ack()
     team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-    summary = t.SECTIONS[0]
-    meta = SectionMeta(team=team, channel=channel, section=summary.key).keyed(svc.metadata_key)
-    draft = {"incident_id": incident_id} if incident_id else {}
-    view = section_view(summary, None, meta, svc.vocabulary, draft)
+    first = template.sections[0]
+    meta = SectionMeta(
+        team=team, channel=channel, section=first.key, template=template.name, template_version=template.version
+    ).keyed(svc.metadata_key)
+    draft = _draft(template, incident_id, word)
+    view = section_view(template, first, None, meta, draft)
     opened, trouble = await _open_form(client, command["trigger_id"], view)
     try:
-        started = await svc.store.start(team, channel, user, incident_id)
+        started = await svc.store.start(team, channel, user, incident_id, template)
     except IncidentIdTaken as exc:
         text = (
             f":warning: {render.escape(exc.incident_id)} already has a postmortem in <#{exc.channel_id}>. "
@@ -109,9 +157,12 @@ async def _start(
         await _show_card(render_card(client, svc.store, started.card, record), respond, trouble)
         return
     if opened:
-        meta = meta.model_copy(update={"postmortem": record.id, "version": record.version(summary.key)})
-        answers = draft if draft and summary.key not in record.sections else None
-        await _bind(client, opened, section_view(summary, record, meta, svc.vocabulary, answers))
+        first = record.template.sections[0]
+        meta = meta.model_copy(
+            update={"postmortem": record.id, "section": first.key, "version": record.version(first.key)}
+        )
+        fresh = record.template is template and draft and first.key not in record.sections
+        await _bind(client, opened, section_view(record.template, first, record, meta, draft if fresh else None))
     if incident_id and record.incident_id and incident_id != record.incident_id:
         trouble = "\n".join(filter(None, [trouble, _other_incident(record.incident_id)]))
     await _show_card(refresh_card(client, svc.store, record.id), respond, trouble)
@@ -169,9 +220,9 @@ async def handle_postmortem(
         await ack()
         await _export(command, context, respond, args)
     elif sub == "help":
-        await ack(text=HELP)
+        await ack(text=help_text(services(context).catalog))
     else:
-        await ack(text=f"I don't know `{render.escape(sub[:40])}`.\n\n{HELP}")
+        await ack(text=f"I don't know `{render.escape(sub[:40])}`.\n\n{help_text(services(context).catalog)}")
 
 
 def register(app: AsyncApp) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.config import Settings
-from bot.template import Vocabulary
 from handlers.metadata import metadata_key
 from storage.store import Store
 
@@ -24,8 +24,9 @@ class Services:
     store: Store
 
     @property
-    def vocabulary(self) -> Vocabulary:
-        return self.settings.vocabulary
+    def catalog(self) -> Catalog:
+        """The templates on offer, and every version met; the store reads old versions back through it."""
+        return self.store.catalog
 
     @property
     def metadata_key(self) -> bytes:

@@ -16,11 +16,14 @@ from slack_sdk.models.blocks import (
     DateTimePickerElement,
     InputBlock,
     InteractiveElement,
+    NumberInputElement,
     Option,
     PlainTextInputElement,
     RadioButtonsElement,
     StaticMultiSelectElement,
     StaticSelectElement,
+    UrlInputElement,
+    UserMultiSelectElement,
     UserSelectElement,
 )
 
@@ -35,18 +38,33 @@ def _option(value: str, label: str | None = None) -> Option:
     return Option(value=value, text=(label or value.replace("_", " "))[:75])
 
 
-def _options(field: t.Field, vocabulary: t.Vocabulary) -> list[Option]:
-    return [_option(v) for v in vocabulary[field.vocabulary]]
+def _options(field: t.Field) -> list[Option]:
+    return [_option(v) for v in field.options]
 
 
-def _text_element(field: t.Field, value: Any, multiline: bool, limit: int) -> PlainTextInputElement:
+def _text_element(field: t.Field, value: Any, multiline: bool) -> PlainTextInputElement:
     if isinstance(value, list):
         value = "\n".join(value)
     return PlainTextInputElement(
         action_id=field.key,
         multiline=multiline,
-        max_length=limit,
+        max_length=field.text_limit,
         initial_value=value or None,
+        placeholder=field.placeholder or None,
+    )
+
+
+def _number_text(value: float | None) -> str | None:
+    return None if value is None else f"{value:g}"
+
+
+def _number_element(field: t.Field, value: Any) -> NumberInputElement:
+    return NumberInputElement(
+        action_id=field.key,
+        is_decimal_allowed=True,
+        initial_value=_number_text(value),
+        min_value=_number_text(field.minimum),
+        max_value=_number_text(field.maximum),
         placeholder=field.placeholder or None,
     )
 
@@ -55,24 +73,33 @@ def _epoch(value: str | None) -> int | None:
     return int(datetime.fromisoformat(value).timestamp()) if value else None
 
 
-def _element(field: t.Field, value: Any, vocabulary: t.Vocabulary) -> InteractiveElement:
+def _element(field: t.Field, value: Any) -> InteractiveElement:
     match field.kind:
         case t.Kind.SHORT_TEXT:
-            return _text_element(field, value, False, t.SHORT_TEXT_MAX)
+            return _text_element(field, value, False)
         case t.Kind.LONG_TEXT | t.Kind.LINES:
-            return _text_element(field, value, True, t.LONG_TEXT_MAX)
+            return _text_element(field, value, True)
+        case t.Kind.URL:
+            return UrlInputElement(
+                action_id=field.key, initial_value=value or None, placeholder=field.placeholder or None
+            )
+        case t.Kind.NUMBER:
+            return _number_element(field, value)
         case t.Kind.DATE:
             return DatePickerElement(action_id=field.key, initial_date=value or None)
         case t.Kind.DATETIME:
             return DateTimePickerElement(action_id=field.key, initial_date_time=_epoch(value))
         case t.Kind.USER:
             return UserSelectElement(action_id=field.key, initial_user=value if is_user_id(value) else None)
+        case t.Kind.USERS:
+            people = [v for v in value or [] if is_user_id(v)]
+            return UserMultiSelectElement(action_id=field.key, initial_users=people or None)
         case t.Kind.CHOICE:
-            options = _options(field, vocabulary)
+            options = _options(field)
             initial = next((o for o in options if o.value == value), None)
             return StaticSelectElement(action_id=field.key, options=options, initial_option=initial)
         case t.Kind.MULTI_CHOICE:
-            options = _options(field, vocabulary)
+            options = _options(field)
             chosen = [o for o in options if o.value in (value or [])]
             return StaticMultiSelectElement(action_id=field.key, options=options, initial_options=chosen or None)
         case t.Kind.YES_NO:
@@ -98,9 +125,7 @@ def _hint(field: t.Field, value: Any) -> str | None:
     return field.hint or None
 
 
-def input_blocks(
-    fields: Iterable[t.Field], answers: dict[str, Any], vocabulary: t.Vocabulary, revision: int = 0
-) -> list[Block]:
+def input_blocks(fields: Iterable[t.Field], answers: dict[str, Any], revision: int = 0) -> list[Block]:
     """The inputs of a form, prefilled with ``answers``."""
     blocks: list[Block] = []
     for field in fields:
@@ -110,7 +135,7 @@ def input_blocks(
             InputBlock(
                 block_id=block_id(field.key, revision),
                 label=field.label[:2000],
-                element=_element(field, value, vocabulary),
+                element=_element(field, value),
                 optional=optional,
                 hint=_hint(field, value),
             )
@@ -150,7 +175,7 @@ def _datetime_value(element: dict[str, Any]) -> str | None:
 
 def _raw_value(field: t.Field, element: dict[str, Any], details: dict[str, Any] | None) -> Any:
     match field.kind:
-        case t.Kind.SHORT_TEXT | t.Kind.LONG_TEXT:
+        case t.Kind.SHORT_TEXT | t.Kind.LONG_TEXT | t.Kind.URL | t.Kind.NUMBER:
             return element.get("value")
         case t.Kind.LINES:
             return (element.get("value") or "").splitlines()
@@ -160,6 +185,8 @@ def _raw_value(field: t.Field, element: dict[str, Any], details: dict[str, Any] 
             return _datetime_value(element)
         case t.Kind.USER:
             return element.get("selected_user")
+        case t.Kind.USERS:
+            return element.get("selected_users") or []
         case t.Kind.CHOICE:
             return _selected_value(element)
         case t.Kind.MULTI_CHOICE:

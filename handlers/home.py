@@ -46,9 +46,10 @@ def _action_blocks(actions: list[ActionContext], today: date) -> list[kit.JSON]:
 def _postmortem_line(record: PostmortemRecord) -> str:
     items = checklist(record.doc)
     yes = sum(item.ok for item in items)
+    done = f"{record.doc.sections_done}/{len(record.template.sections)}"
     return (
         f"*{render.escape(render.headline(record))}* in <#{record.channel_id}>\n"
-        f"Sections done {record.doc.sections_done}/10 \u00b7 checklist {yes}/{len(items)} yes"
+        f"Sections done {done} \u00b7 checklist {yes}/{len(items)} yes"
     )
 
 

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import template as t
-from bot.document import CorrectiveAction
+from bot.document import CorrectiveAction, action_answers, action_defaults
 from handlers import render
 from handlers.fields import input_blocks
 from handlers.metadata import Sealed
@@ -49,6 +49,9 @@ class SectionMeta(Sealed):
     revision: int = 0
     page: int | None = Field(default=None, ge=0)
     """Section 8's page of corrective actions, turned by Previous and Next."""
+    template: str | None = None
+    template_version: str | None = None
+    """Before the postmortem exists (``/postmortem start``): the template version it is to be started with."""
 
 
 class ActionFormMeta(Sealed):
@@ -80,36 +83,40 @@ def _modal(section: t.Section, meta: SectionMeta, blocks: list[Block], submit: s
     return view.to_dict()
 
 
-def _submit_label(section: t.Section) -> str:
-    return "Save & finish" if t.section_after(section) is None else "Save & next"
+def _submit_label(template: t.Template, section: t.Section) -> str:
+    return "Save & finish" if template.section_after(section) is None else "Save & next"
+
+
+def _stored_answers(template: t.Template, section: t.Section, record: PostmortemRecord | None) -> dict[str, Any]:
+    """What is stored, and the incident id the postmortem was started with while its field is still empty."""
+    snapshot = record.sections.get(section.key) if record else None
+    answers = dict(snapshot.data) if snapshot else {}
+    incident_id = template.role(t.Role.INCIDENT_ID)
+    if record and record.incident_id and incident_id and incident_id.section == section.key:
+        answers.setdefault(incident_id.field, record.incident_id)
+    return answers
 
 
 def section_view(
+    template: t.Template,
     section: t.Section,
     record: PostmortemRecord | None,
     meta: SectionMeta,
-    vocabulary: t.Vocabulary,
     answers: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A section's modal, prefilled with ``answers`` or, by default, what is stored."""
     if section.is_action_list:
-        return actions_view(record, meta)
+        return actions_view(template, record, meta)
     snapshot = record.sections.get(section.key) if record else None
     if answers is None:
-        answers = dict(snapshot.data) if snapshot else {}
-        if section.key == "summary" and record and record.incident_id and "incident_id" not in answers:
-            answers["incident_id"] = record.incident_id
+        answers = _stored_answers(template, section, record)
     blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
-    blocks += input_blocks(section.fields, answers, vocabulary, meta.revision)
-    return _modal(section, meta, blocks, _submit_label(section))
+    blocks += input_blocks(section.fields, answers, meta.revision)
+    return _modal(section, meta, blocks, _submit_label(template, section))
 
 
 def conflict_view(
-    section: t.Section,
-    meta: SectionMeta,
-    mine: dict[str, Any],
-    theirs: SectionSnapshot,
-    vocabulary: t.Vocabulary,
+    template: t.Template, section: t.Section, meta: SectionMeta, mine: dict[str, Any], theirs: SectionSnapshot
 ) -> dict[str, Any]:
     """Shown instead of silently overwriting a colleague: both versions, the user decides."""
     who = f"<@{theirs.updated_by}>" if theirs.updated_by else "Someone"
@@ -122,13 +129,13 @@ def conflict_view(
         SectionBlock(text=render.truncate("*Their answers*\n" + render.answers_text(section, theirs.data), 3000)),
         ActionsBlock(elements=[ButtonElement(text="Use theirs", action_id=USE_THEIRS, value=section.key)]),
         DividerBlock(),
-        *input_blocks(section.fields, mine, vocabulary, meta.revision),
+        *input_blocks(section.fields, mine, meta.revision),
     ]
     return _modal(section, meta, blocks, "Save mine")
 
 
-def _action_line(action: CorrectiveAction) -> str:
-    return f"*{render.action_title(action)}*\n{render.action_facts(action)}"
+def _action_line(action: CorrectiveAction, template: t.Template) -> str:
+    return f"*{render.action_title(action)}*\n{render.action_facts(action, template)}"
 
 
 def _page_controls(page: int, pages: int) -> list[ButtonElement]:
@@ -149,10 +156,12 @@ def _page(actions: list[CorrectiveAction], requested: int, focus: int | None) ->
     return min(requested, pages - 1), pages
 
 
-def actions_view(record: PostmortemRecord | None, meta: SectionMeta, focus: int | None = None) -> dict[str, Any]:
+def actions_view(
+    template: t.Template, record: PostmortemRecord | None, meta: SectionMeta, focus: int | None = None
+) -> dict[str, Any]:
     """Section 8: a page of corrective actions, each with Edit, Previous/Next, and a button that
     pushes the action form; ``focus`` (an action id) picks the page that shows it."""
-    section = t.ACTIONS_SECTION
+    section = template.actions_section
     actions = record.doc.actions if record else []
     page, pages = _page(actions, meta.page or 0, focus)
     first = page * ACTIONS_PER_PAGE
@@ -161,7 +170,7 @@ def actions_view(record: PostmortemRecord | None, meta: SectionMeta, focus: int 
         blocks.append(
             SectionBlock(
                 block_id=f"action-{action.id}",
-                text=_action_line(action),
+                text=_action_line(action, template),
                 accessory=ButtonElement(text="Edit", action_id=EDIT_ACTION, value=str(action.id)),
             )
         )
@@ -171,11 +180,11 @@ def actions_view(record: PostmortemRecord | None, meta: SectionMeta, focus: int 
         blocks.append(_context(f"Page {page + 1} of {pages} \u00b7 {len(actions)} corrective actions"))
     add = ButtonElement(text="Add corrective action", action_id=ADD_ACTION, style="primary")
     blocks.append(ActionsBlock(elements=[*_page_controls(page, pages), add]))
-    return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(section))
+    return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(template, section))
 
 
-def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, vocabulary: t.Vocabulary) -> dict[str, Any]:
-    answers = action.model_dump(mode="json") if action else {"kind": "other", "status": "open"}
+def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template) -> dict[str, Any]:
+    answers = action_answers(template, action) if action else action_defaults(template)
     view = View(
         type="modal",
         callback_id=ACTION_FORM_CALLBACK,
@@ -183,7 +192,7 @@ def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, vocabular
         submit="Save",
         close="Back",
         private_metadata=meta.dump(),
-        blocks=input_blocks(t.ACTION_FIELDS, answers, vocabulary),
+        blocks=input_blocks(template.action_fields, answers),
     )
     return view.to_dict()
 

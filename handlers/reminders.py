@@ -88,19 +88,19 @@ Unchanged = Callable[[ActionContext], str]
 
 
 def _already_closed(found: ActionContext) -> str:
-    if found.action.status == "wont_do":
+    if found.action.status == t.DROPPED:
         return ":no_entry_sign: Already closed as won't do"
     return ":white_check_mark: Already done"
 
 
 def _already_snoozed(found: ActionContext) -> str:
-    if found.action.status != "open" or found.snoozed_until is None:
+    if found.action.status != t.OPEN or found.snoozed_until is None:
         return _already_closed(found)
     return f":zzz: Already snoozed until {found.snoozed_until:%Y-%m-%d %H:%M} UTC"
 
 
 def _already_owned(found: ActionContext) -> str:
-    if found.action.status != "open":
+    if found.action.status != t.OPEN:
         return _already_closed(found)
     return f":arrow_right: Already owned by {render.person(found.action.owner)}"
 
@@ -192,9 +192,8 @@ async def open_postmortem(
     record = await svc.store.get(found.postmortem_id)
     if record is None:
         raise Refused("That postmortem no longer exists.")
-    await client.views_open(
-        trigger_id=body["trigger_id"], view=actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION))
-    )
+    listed = actions_view(record.template, record, meta_for(svc, record, record.template.actions_section))
+    await client.views_open(trigger_id=body["trigger_id"], view=listed)
 
 
 def register(app: AsyncApp) -> None:

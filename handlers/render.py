@@ -9,10 +9,10 @@ from typing import Any
 from bot import template as t
 from bot.checklist import checklist
 from bot.document import CorrectiveAction, Postmortem, is_user_id
+from bot.export import checklist_number
 from storage.store import PostmortemRecord
 
 STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:", "empty": ":white_circle:"}
-STATUS_LABELS = {"open": "open", "done": "done", "wont_do": "won't do"}
 
 
 def escape(text: str) -> str:
@@ -49,6 +49,8 @@ def value_text(field: t.Field, value: Any) -> str:
             return t.YES_NO_LABELS[value["answer"]] + details
         case t.Kind.LINES | t.Kind.MULTI_CHOICE:
             return escape(", ".join(value))
+        case t.Kind.USERS:
+            return ", ".join(person(v) for v in value)
         case t.Kind.DATETIME:
             return when(datetime.fromisoformat(value))
     return escape(str(value))
@@ -68,9 +70,10 @@ def action_title(action: CorrectiveAction) -> str:
     return escape(truncate(action.action, ACTION_LINE_CHARS))
 
 
-def action_facts(action: CorrectiveAction) -> str:
+def action_facts(action: CorrectiveAction, template: t.Template) -> str:
     due = action.due.isoformat() if action.due else "no due date"
-    return f"{person(action.owner)} \u00b7 due {due} \u00b7 {escape(action.kind)} \u00b7 {STATUS_LABELS[action.status]}"
+    kind = f" \u00b7 {escape(action.kind)}" if action.kind else ""
+    return f"{person(action.owner)} \u00b7 due {due}{kind} \u00b7 {escape(template.status_label(action.status))}"
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class ActionCounts:
 
 def action_counts(doc: Postmortem, today: date, gone: frozenset[str] = frozenset()) -> ActionCounts:
     """Unowned counts as the reminders do: no owner, a team name, or an account Slack says is gone."""
-    open_actions = [a for a in doc.actions if a.status == "open"]
+    open_actions = [a for a in doc.actions if a.status == t.OPEN]
     return ActionCounts(
         open=len(open_actions),
         overdue=sum(1 for a in open_actions if a.due and a.due < today),
@@ -98,13 +101,17 @@ def section_line(record: PostmortemRecord, section: t.Section) -> str:
     return f"{STATE_ICONS[state]} {section.number}. {section.title} \u2014 {state}"
 
 
+def sections_done(record: PostmortemRecord) -> str:
+    return f"*Sections done: {record.doc.sections_done}/{len(record.template.sections)}*"
+
+
 def progress_text(record: PostmortemRecord) -> str:
-    lines = [section_line(record, s) for s in t.SECTIONS]
-    return f"*Sections done: {record.doc.sections_done}/{len(t.SECTIONS)}*\n" + "\n".join(lines)
+    lines = [section_line(record, s) for s in record.template.sections]
+    return sections_done(record) + "\n" + "\n".join(lines)
 
 
 def checklist_text(doc: Postmortem) -> str:
-    lines = ["*12. What to do right away*"]
+    lines = [f"*{checklist_number(doc.template)}. {escape(doc.template.checklist_title)}*"]
     for item in checklist(doc):
         if item.ok:
             lines.append(f":white_check_mark: yes \u2014 {item.question}")
@@ -115,6 +122,12 @@ def checklist_text(doc: Postmortem) -> str:
 
 def headline(record: PostmortemRecord) -> str:
     """Plain text (header blocks); wrap it in ``escape`` wherever it becomes mrkdwn."""
-    severity = record.doc.value("summary", "severity") or "no severity"
-    status = record.doc.value("summary", "postmortem_status") or "draft"
-    return f"Postmortem \u00b7 {record.incident_id or 'no incident id yet'} \u00b7 {severity} \u00b7 {status}"
+    parts = [f"Postmortem \u00b7 {record.incident_id or 'no incident id yet'}"]
+    for part in record.template.header:
+        value = record.doc.value(part.ref.section, part.ref.field)
+        parts.append(part.empty if value in (None, "", [], {}) else _plain(value))
+    return " \u00b7 ".join(parts)
+
+
+def _plain(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import template as t
-from bot.document import SectionErrors, validate_action, validate_section
+from bot.document import SectionErrors, action_answers, validate_action, validate_section
 from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers.card import CardNotPosted, refresh_card, render_card
 from handlers.context import Services, services
@@ -51,6 +51,14 @@ async def find_postmortem(svc: Services, meta: SectionMeta, body: dict[str, Any]
     if record is not None and (record.team_id, record.channel_id) != (meta.team, meta.channel):
         raise Refused(NOT_FOUND, f"metadata of {meta.team}/{meta.channel} names postmortem {record.id}")
     return record
+
+
+async def started_with(svc: Services, meta: SectionMeta) -> t.Template | None:
+    """The template version a ``/postmortem start`` form was opened with; None (the default) for an older form."""
+    if meta.template is None or meta.template_version is None:
+        return None
+    known = svc.catalog.known(meta.template, meta.template_version)
+    return known or await svc.store.stored_template(meta.template, meta.template_version)
 
 
 def meta_for(svc: Services, record: PostmortemRecord, section: t.Section, revision: int = 0) -> SectionMeta:
@@ -93,20 +101,22 @@ async def _save_answers(
     previous = record.sections.get(section.key)
     raw = read_state(section.fields, state, previous.data if previous else None)
     try:
-        data = validate_section(section.key, raw, svc.vocabulary)
+        data = validate_section(section.key, raw, record.template)
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return None
     base = meta.version if meta.version is not None else (-1 if previous else 0)
     try:
-        return await svc.store.save_section(record.id, section.key, data, base, user, take_card=True)
+        return await svc.store.save_section(record.id, section.key, data, base, user, record.template, take_card=True)
     except Conflict as exc:
         retry = meta.model_copy(
             update={"postmortem": record.id, "version": exc.current.version, "revision": meta.revision + 1}
         )
-        await ack(response_action="update", view=conflict_view(section, retry, data, exc.current, svc.vocabulary))
+        await ack(response_action="update", view=conflict_view(record.template, section, retry, data, exc.current))
     except IncidentIdTaken as exc:
-        await ack(response_action="errors", errors=error_blocks({"incident_id": f"{exc}."}, state))
+        incident_id = record.template.role(t.Role.INCIDENT_ID)
+        field = incident_id.field if incident_id else ""
+        await ack(response_action="errors", errors=error_blocks({field: f"{exc}."}, state))
     return None
 
 
@@ -115,13 +125,14 @@ async def submit_section(
 ) -> None:
     svc = services(context)
     meta = parse_meta(view["private_metadata"], SectionMeta, svc.metadata_key)
-    section = t.SECTION_BY_KEY[meta.section]
     record = await find_postmortem(svc, meta, body)
     if record is None and meta.postmortem is None:  # opened by a start whose postmortem was not created
-        record, _ = await svc.store.open_postmortem(meta.team, meta.channel, body["user"]["id"], None)
+        template = await started_with(svc, meta)
+        record, _ = await svc.store.open_postmortem(meta.team, meta.channel, body["user"]["id"], None, template)
     if record is None:
         await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
+    section = record.template.section(meta.section)
     if section.is_action_list:  # nothing to store: its actions are saved one by one
         await ack(response_action="update", view=_view_after(svc, record, section))
         return
@@ -137,10 +148,10 @@ async def submit_section(
 
 def _view_after(svc: Services, record: PostmortemRecord, section: t.Section) -> dict[str, Any]:
     """The next section's modal (its stored answers and version are not changed by this save), or the end."""
-    following = t.section_after(section)
+    following = record.template.section_after(section)
     if following is None:
         return finished_view(record)
-    return section_view(following, record, meta_for(svc, record, following), svc.vocabulary)
+    return section_view(record.template, following, record, meta_for(svc, record, following))
 
 
 async def submit_action(
@@ -159,9 +170,10 @@ async def submit_action(
         if previous is None:
             raise Refused(NOT_FOUND, f"action {meta.action} is not in postmortem {record.id}")
         check_may_change_action(body["user"]["id"], previous.owner, record.owner)
-    raw = read_state(t.ACTION_FIELDS, state, previous.model_dump(mode="json") if previous else None)
+    template = record.template
+    raw = read_state(template.action_fields, state, action_answers(template, previous) if previous else None)
     try:
-        action = validate_action(raw, meta.action, svc.vocabulary)
+        action = validate_action(raw, meta.action, template)
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
@@ -169,7 +181,7 @@ async def submit_action(
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
-    listed = actions_view(record, meta_for(svc, record, t.ACTIONS_SECTION), focus=saved)
+    listed = actions_view(template, record, meta_for(svc, record, template.actions_section), focus=saved)
     try:
         await client.views_update(view_id=meta.parent_view, view=listed)
     except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, select, text, union_all
 
+from bot.template import OPEN
 from storage.models import NO_USER_OWNER, ActionRow, PostmortemRow, SlackUserRow
 from storage.store import ACTION_CONTEXT_COLUMNS, ActionContext, Store, action_context
 
@@ -34,7 +35,7 @@ _people = SlackUserRow.__table__.c
 
 
 def _due_ids(due_by: date) -> CompoundSelect[Any]:
-    is_open = _actions.status == "open"
+    is_open = _actions.status == OPEN
     departed = select(_people.user_id).where(_people.gone)
     return union_all(
         select(_actions.id).where(is_open, _actions.due <= due_by),

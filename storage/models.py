@@ -66,6 +66,8 @@ class PostmortemRow(Base):
     card_lease_until: Mapped[datetime | None]
     card_post_started: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(150), index=True)
+    template_name: Mapped[str] = mapped_column(String(40))
+    template_version: Mapped[str] = mapped_column(String(16))
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
         back_populates="postmortem", cascade="all, delete-orphan", lazy="raise"
@@ -124,7 +126,8 @@ class ActionRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     owner: Mapped[str | None] = mapped_column(String(150))
     due: Mapped[date | None] = mapped_column(Date)
-    artifact: Mapped[str] = mapped_column(String(150), default="")
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The template's action fields that are no column of their own (the roles are)."""
     status: Mapped[str] = mapped_column(String(16), default="open")
     status_reason: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None]
@@ -134,6 +137,16 @@ class ActionRow(Base):
     updated_at: Mapped[datetime]
 
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="actions", lazy="raise")
+
+
+class TemplateRow(Base):
+    """Every template version the app has used: a postmortem keeps its version after the file changes."""
+
+    __tablename__ = "templates"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class AuditRow(Base):

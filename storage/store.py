@@ -12,13 +12,17 @@ from sqlalchemy import Row, Select, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.catalog import Catalog, default_catalog
 from bot.clock import Clock, SystemClock
 from bot.document import CorrectiveAction, Postmortem
+from bot.template import DONE, OPEN, Role, Template
 from storage import card_lease
 from storage.card_lease import Lease
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
 
 _SAME_SNOOZE = timedelta(minutes=10)
+ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
+"""Roles kept on the postmortem's own row, where the queries for a team's incident or a person's postmortems look."""
 
 
 class IncidentIdTaken(Exception):
@@ -36,6 +40,10 @@ class SectionSnapshot:
     version: int
     updated_by: str | None
     updated_at: datetime | None
+
+
+class TemplateMissing(Exception):
+    """A postmortem names a template version neither the files nor the database hold."""
 
 
 class Conflict(Exception):
@@ -71,6 +79,11 @@ class PostmortemRecord:
         """The person nagged about unowned actions: the named owner, else whoever started it."""
         return self.doc.owner or self.created_by
 
+    @property
+    def template(self) -> Template:
+        """The template version this postmortem was started with, whatever the files say now."""
+        return self.doc.template
+
     def version(self, section_key: str) -> int:
         snapshot = self.sections.get(section_key)
         return snapshot.version if snapshot else 0
@@ -78,7 +91,7 @@ class PostmortemRecord:
     def with_section(self, section_key: str, snapshot: SectionSnapshot) -> PostmortemRecord:
         """This record as it is once ``snapshot`` is stored: what the save wrote, without reading it back."""
         sections = {**self.sections, section_key: snapshot}
-        renamed = _postmortem_values(section_key, snapshot.data).get("incident_id", self.incident_id)
+        renamed = self.template.roles_in(section_key, snapshot.data).get(Role.INCIDENT_ID, self.incident_id)
         doc = self.doc.model_copy(
             update={"incident_id": renamed, "answers": {key: snap.data for key, snap in sections.items()}}
         )
@@ -92,11 +105,9 @@ class PostmortemRecord:
         )
 
 
-def _postmortem_values(section_key: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What a saved section changes on the postmortem itself: the summary renames the incident and names the owner."""
-    if section_key != "summary":
-        return {}
-    return {"incident_id": data.get("incident_id"), "owner": data.get("owner")}
+def _postmortem_values(roles: dict[str, Any]) -> dict[str, Any]:
+    """What a saved section changes on the postmortem's own row: the incident id, the owner."""
+    return {str(role): value for role, value in roles.items() if role in ROLE_COLUMNS}
 
 
 def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
@@ -107,10 +118,14 @@ def _action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
         kind=row.kind,
         owner=row.owner,
         due=row.due,
-        artifact=row.artifact,
         status=row.status,  # type: ignore[arg-type]
         status_reason=row.status_reason,
+        extra=row.extra,
     )
+
+
+def _action_columns(action: CorrectiveAction) -> dict[str, Any]:
+    return action.model_dump(mode="json", exclude={"id", "due"}) | {"due": action.due}
 
 
 # Plain tables, not the mapped classes: a statement of mapped attributes is compiled through
@@ -131,6 +146,8 @@ _RECORD_COLUMNS = (
     _postmortems.last_edited_by,
     _postmortems.last_edited_at,
     _postmortems.card_revision,
+    _postmortems.template_name,
+    _postmortems.template_version,
     _sections.section_key,
     _sections.data,
     _sections.version,
@@ -144,7 +161,7 @@ _ACTION_COLUMNS = (
     _actions.kind,
     _actions.owner,
     _actions.due,
-    _actions.artifact,
+    _actions.extra,
     _actions.status,
     _actions.status_reason,
     _people.gone,
@@ -169,25 +186,7 @@ _ACTIONS_OF = (
 # Statements built once: building one per request cost more CPU than running it.
 
 
-async def _records(
-    connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
-) -> list[PostmortemRecord]:
-    """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
-    number: each with its sections, then all their actions with whether their owners are gone."""
-    rows = (await connection.execute(statement, params)).all()
-    if not rows:
-        return []
-    grouped: dict[int, list[Row[Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row.id, []).append(row)
-    actions = (await connection.execute(_ACTIONS_OF, {"postmortem_ids": list(grouped)})).all()
-    actions_of: dict[int, list[Row[Any]]] = {}
-    for action in actions:
-        actions_of.setdefault(action.postmortem_id, []).append(action)
-    return [_record(group, actions_of.get(key, [])) for key, group in grouped.items()]
-
-
-def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]]) -> PostmortemRecord:
+def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template) -> PostmortemRecord:
     head = rows[0]
     sections = {
         r.section_key: SectionSnapshot(r.data, r.version, r.updated_by, r.updated_at)
@@ -198,6 +197,7 @@ def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]]) -> Postmortem
         incident_id=head.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
         actions=[_action_model(a) for a in actions],
+        template=template,
     )
     return PostmortemRecord(
         id=head.id,
@@ -268,12 +268,76 @@ class SavedSection:
 
 
 class Store:
-    """Every timestamp it writes comes from ``clock``, the app's one source of "now"."""
+    """Every timestamp it writes comes from ``clock``, the app's one source of "now".
 
-    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+    ``catalog`` holds the templates on offer; a postmortem whose version no file holds any
+    more gets it back from the ``templates`` table, where every version used is kept.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None, catalog: Catalog | None = None) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
+        self.catalog: Catalog = catalog or default_catalog()
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._kept: set[tuple[str, str]] = set()
+
+    async def _template(self, connection: AsyncConnection, name: str, version: str) -> Template:
+        known = self.catalog.known(name, version)
+        if known is not None:
+            return known
+        text = await connection.scalar(
+            select(TemplateRow.text).where(TemplateRow.name == name, TemplateRow.version == version)
+        )
+        if text is None:
+            raise TemplateMissing(f"template {name} version {version} is neither a file nor in the database")
+        return self.catalog.remember(text)
+
+    async def stored_template(self, name: str, version: str) -> Template | None:
+        """A version the database keeps (for an imported file that names one); None when it has none."""
+        async with self.engine.connect() as connection:
+            try:
+                return await self._template(connection, name, version)
+            except TemplateMissing:
+                return None
+
+    async def keep_template(self, template: Template) -> None:
+        """Store a version's text once, so that any replica can read its postmortems for good."""
+        key = (template.name, template.version)
+        if key in self._kept:
+            return
+        async with self.sessions() as session:
+            stored = await session.scalar(
+                select(TemplateRow.version).where(TemplateRow.name == key[0], TemplateRow.version == key[1])
+            )
+        if stored is None:
+            try:
+                async with self.sessions.begin() as session:
+                    session.add(TemplateRow(name=key[0], version=key[1], text=template.text))
+            except IntegrityError:
+                pass  # another replica stored it first
+        self._kept.add(key)
+
+    async def _records(
+        self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
+    ) -> list[PostmortemRecord]:
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
+        number: each with its sections, then all their actions with whether their owners are gone
+        (and a third, once per process, for a template version that is in no file any more)."""
+        rows = (await connection.execute(statement, params)).all()
+        if not rows:
+            return []
+        grouped: dict[int, list[Row[Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.id, []).append(row)
+        actions = (await connection.execute(_ACTIONS_OF, {"postmortem_ids": list(grouped)})).all()
+        actions_of: dict[int, list[Row[Any]]] = {}
+        for action in actions:
+            actions_of.setdefault(action.postmortem_id, []).append(action)
+        records = []
+        for key, group in grouped.items():
+            template = await self._template(connection, group[0].template_name, group[0].template_version)
+            records.append(_record(group, actions_of.get(key, []), template))
+        return records
 
     async def _audit(
         self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any
@@ -284,7 +348,7 @@ class Store:
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
         async with self.engine.connect() as connection:
-            found = await _records(connection, statement, params)
+            found = await self._records(connection, statement, params)
         return found[0] if found else None
 
     async def get(self, postmortem_id: int) -> PostmortemRecord | None:
@@ -310,28 +374,39 @@ class Store:
             return list(rows)
 
     async def open_postmortem(
-        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None
+        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None, template: Template | None = None
     ) -> tuple[PostmortemRecord, bool]:
-        """The channel's postmortem, created on first call; retries and double clicks reuse it."""
-        opened = await self.start(team_id, channel_id, user_id, incident_id, take_card=False)
+        """The channel's postmortem, created on first call (with ``template``, by default the
+        catalog's default); retries and double clicks reuse it, with the template it has."""
+        opened = await self.start(team_id, channel_id, user_id, incident_id, template, take_card=False)
         return opened.record, opened.created
 
     async def start(
-        self, team_id: str, channel_id: str, user_id: str, incident_id: str | None, *, take_card: bool = True
+        self,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        incident_id: str | None,
+        template: Template | None = None,
+        *,
+        take_card: bool = True,
     ) -> Opened:
         """``open_postmortem`` for the app: a postmortem it creates comes with the lease to render
         its first card, taken in the statement that creates it (render it or drop the lease)."""
         existing = await self.by_channel(team_id, channel_id)
         if existing:
             return Opened(existing, created=False)
+        template = template or self.catalog.default_template
+        await self.keep_template(template)
         now = self.clock.now()
         holder = card_lease.new_holder()
         values = {"team_id": team_id, "channel_id": channel_id, "incident_id": incident_id, "created_by": user_id}
+        named = {"template_name": template.name, "template_version": template.version}
         try:
             async with self.engine.begin() as connection:
                 postmortem_id = await connection.scalar(
                     insert(PostmortemRow.__table__)
-                    .values(**values, created_at=now, **(card_lease.taken(holder, now) if take_card else {}))
+                    .values(**values, **named, created_at=now, **(card_lease.taken(holder, now) if take_card else {}))
                     .returning(_postmortems.id)
                 )
                 await self._audit(connection, postmortem_id, user_id, "started")
@@ -348,7 +423,7 @@ class Store:
             card_post_started=None,
             last_edited_by=None,
             last_edited_at=None,
-            doc=Postmortem(incident_id=incident_id),
+            doc=Postmortem(incident_id=incident_id, template=template),
         )
         card = card_lease.Lease(postmortem_id, holder, 1, post_claimed=True) if take_card else None
         return Opened(created, created=True, card=card)
@@ -360,6 +435,7 @@ class Store:
         data: dict[str, Any],
         base_version: int,
         user_id: str,
+        template: Template,
         *,
         take_card: bool = False,
     ) -> SavedSection:
@@ -370,6 +446,7 @@ class Store:
         """
         now = self.clock.now()
         holder = card_lease.new_holder()
+        roles = template.roles_in(section_key, data)
         try:
             async with self.engine.begin() as connection:
                 version = await self._write_section(
@@ -380,7 +457,7 @@ class Store:
                     postmortem_id,
                     user_id,
                     now,
-                    _postmortem_values(section_key, data),
+                    _postmortem_values(roles),
                     holder if take_card else None,
                 )
                 await self._audit(
@@ -389,7 +466,7 @@ class Store:
         except _Stale:
             raise Conflict(await self.section(postmortem_id, section_key)) from None
         except _IncidentIdInUse:
-            raise await self._incident_id_taken(postmortem_id, data) from None
+            raise await self._incident_id_taken(postmortem_id, roles.get(Role.INCIDENT_ID) or "") from None
         card = card_lease.granted(postmortem_id, holder, touched) if take_card else None
         return SavedSection(SectionSnapshot(data, version, user_id, now), card)
 
@@ -404,8 +481,7 @@ class Store:
             return SectionSnapshot({}, 0, None, None)
         return SectionSnapshot(row.data, row.version, row.updated_by, row.updated_at)
 
-    async def _incident_id_taken(self, postmortem_id: int, data: dict[str, Any]) -> IncidentIdTaken:
-        incident_id = data.get("incident_id") or ""
+    async def _incident_id_taken(self, postmortem_id: int, incident_id: str) -> IncidentIdTaken:
         async with self.engine.connect() as connection:
             mine = select(_postmortems.team_id).where(_postmortems.id == postmortem_id).scalar_subquery()
             channel = await connection.scalar(
@@ -492,7 +568,7 @@ class Store:
     async def _write_action(
         self, postmortem_id: int, action: CorrectiveAction, user_id: str, form_view: str | None
     ) -> int:
-        fields = action.model_dump(exclude={"id"})
+        fields = _action_columns(action)
         async with self.sessions.begin() as session:
             if action.id is None:
                 now = self.clock.now()
@@ -530,8 +606,9 @@ class Store:
             )
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
-        """Load an exported postmortem; refuses to overwrite one already bound to the channel."""
+        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel."""
         now = self.clock.now()
+        await self.keep_template(doc.template)
         async with self.sessions.begin() as session:
             row = PostmortemRow(
                 team_id=team_id,
@@ -540,6 +617,8 @@ class Store:
                 owner=doc.owner,
                 created_by=user_id,
                 created_at=now,
+                template_name=doc.template.name,
+                template_version=doc.template.version,
             )
             session.add(row)
             await session.flush()
@@ -550,7 +629,7 @@ class Store:
                     )
                 )
             for action in doc.actions:
-                fields = action.model_dump(exclude={"id"})
+                fields = _action_columns(action)
                 session.add(
                     ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
                 )
@@ -573,7 +652,7 @@ class Store:
         async with self.sessions() as session:
             return await _contexts(
                 session,
-                ActionRow.status == "open",
+                ActionRow.status == OPEN,
                 PostmortemRow.team_id == team_id,
                 (ActionRow.owner == user_id) | (ActionRow.owner.is_(None) & their_postmortem),
             )
@@ -594,7 +673,7 @@ class Store:
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(ActionRow)
-                .where(ActionRow.id == action_id, ActionRow.status == "open", *unless_already)
+                .where(ActionRow.id == action_id, ActionRow.status == OPEN, *unless_already)
                 .values(updated_at=self.clock.now(), **values)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -616,7 +695,7 @@ class Store:
         return await self.update_action(action_id, user_id, "action_reassigned", other_owner, owner=owner)
 
     async def complete_action(self, action_id: int, user_id: str) -> bool:
-        return await self.update_action(action_id, user_id, "action_done", status="done")
+        return await self.update_action(action_id, user_id, "action_done", status=DONE)
 
     async def postmortems_of(self, team_id: str, user_id: str, limit: int = 20) -> list[PostmortemRecord]:
         """Postmortems a person owns or started, newest first (App Home)."""
@@ -625,7 +704,7 @@ class Store:
         )
         newest = select(_postmortems.id).where(theirs).order_by(_postmortems.id.desc()).limit(limit)
         async with self.engine.connect() as connection:
-            return await _records(connection, _RECORDS.where(_postmortems.id.in_(newest)))
+            return await self._records(connection, _RECORDS.where(_postmortems.id.in_(newest)))
 
 
 class _Stale(Exception):
@@ -656,7 +735,7 @@ ACTION_CONTEXT_COLUMNS = (
     _actions.kind,
     _actions.owner,
     _actions.due,
-    _actions.artifact,
+    _actions.extra,
     _actions.status,
     _actions.status_reason,
     _actions.snoozed_until,

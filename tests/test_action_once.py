@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import Walkthrough, section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.card import CARD_EDIT
@@ -28,7 +28,7 @@ async def test_the_same_submission_twice_at_once_creates_one_action(
     listed = await standin.wait_until(lambda: standin.current_view(ALICE))
     await slack.click(listed, ADD_ACTION, user=ALICE)
     form = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and v["id"] != listed["id"] and v)
-    answers = section_inputs(t.ACTION_FIELDS, {**example.ACTIONS[0], "status": "open"})
+    answers = section_inputs(builtin().action_fields, {**example.ACTIONS[0], "status": "open"})
 
     await asyncio.gather(*(slack.submit(form, answers, user=ALICE) for _ in range(2)))
     await standin.wait_until(  # both submissions were handled to the end

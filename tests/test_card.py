@@ -7,6 +7,7 @@ import json
 
 from bot import example
 from bot.app import create_client
+from bot.catalog import builtin
 from bot.config import Settings
 from bot.demo import Walkthrough
 from bot.document import validate_section
@@ -30,7 +31,7 @@ async def test_an_overtaken_refresh_renders_again(
     slow = asyncio.create_task(refresh_card(client, store, record.id))  # renders "0/10", then waits 1 s
     await standin.wait_until(lambda: standin.calls_to("chat.update"))
     summary = validate_section("summary", {**example.ANSWERS["summary"], "incident_id": "inc-21"})
-    await store.save_section(record.id, "summary", summary, record.version("summary"), example.OWNER)
+    await store.save_section(record.id, "summary", summary, record.version("summary"), example.OWNER, builtin())
     await refresh_card(client, store, record.id)  # renders "1/10" while the first one still waits
     await slow
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot import example
-from bot.checklist import EVAL_OR_ROLLOUT_KINDS, ChecklistItem, checklist
+from bot.checklist import ChecklistItem, checklist
 from bot.document import CorrectiveAction, Postmortem
 
 QUESTIONS = {
@@ -21,6 +21,7 @@ QUESTIONS = {
     "evals": "Does the incident flow back into evals and rollout criteria?",
 }
 DUE = date(2026, 4, 20)
+EVAL_OR_ROLLOUT_KINDS = ("update_eval_dataset", "add_regression_eval", "update_rollout_gate")
 
 
 def action(

@@ -23,13 +23,14 @@ import yaml
 
 from bot import example
 from bot.app import HEALTH_PATH
+from bot.catalog import builtin
 from bot.document import CorrectiveAction, validate_section
 from bot.export import MAX_IMPORT_BYTES, from_yaml
 from bot.slackdev import SlackStandin
 from storage.store import Store
 
 TEMPLATE_EXAMPLE = (Path(__file__).parent / "data" / "section11_example.yaml").read_text()
-OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_")
+OPERATOR_VARIABLES = ("SLACK_", "DATABASE_", "REMINDER_", "PORT", "LOG_", "POSTMORTEM_")
 T = TypeVar("T")
 
 
@@ -138,7 +139,9 @@ async def test_remind_dry_run_prints_who_would_get_what_and_claims_nothing(
     store: Store, database_url: str, tmp_path: Path
 ) -> None:
     record, _ = await store.open_postmortem("T1", "C1", example.OWNER, example.INCIDENT_ID)
-    await store.save_section(record.id, "summary", validate_section("summary", example.ANSWERS["summary"]), 0, "U1")
+    await store.save_section(
+        record.id, "summary", validate_section("summary", example.ANSWERS["summary"]), 0, "U1", builtin()
+    )
     await store.save_action(record.id, CorrectiveAction(action="Gate on duplicates"), "U1")
     # users.info goes to a closed port: the sweep still plans (in UTC) and says who gets what
     env = {

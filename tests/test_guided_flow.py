@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
 from bot.slackdev import Signing, SlackDriver, SlackStandin
 from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
@@ -52,7 +52,7 @@ async def test_full_walk_through_every_section(slack: SlackDriver, standin: Slac
     walk = walker(slack, standin)
     await walk.whole_example()
 
-    assert walk.titles == [s.modal_title for s in t.SECTIONS] + ["Postmortem saved"]
+    assert walk.titles == [s.modal_title for s in builtin().sections] + ["Postmortem saved"]
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and record.incident_id == example.INCIDENT_ID
     assert record.doc.answers["root_cause"]["contributing"] == example.ANSWERS["root_cause"]["contributing"]
@@ -100,9 +100,9 @@ async def test_concurrent_edit_is_not_lost_and_the_second_user_chooses(
     alices = example.ANSWERS["root_cause"]
     bobs = {**alices, "immediate_cause": "stale_rollout_gate", "failed_gate": "Bob's view of the gate"}
 
-    first = await slack.submit(alice_view, section_inputs(t.SECTION_BY_KEY["root_cause"].fields, alices), user=ALICE)
+    first = await slack.submit(alice_view, section_inputs(builtin().section("root_cause").fields, alices), user=ALICE)
     assert first.view is not None and first.view["title"]["text"] == "6/10 Control layer"
-    second = await slack.submit(bob_view, section_inputs(t.SECTION_BY_KEY["root_cause"].fields, bobs), user=BOB)
+    second = await slack.submit(bob_view, section_inputs(builtin().section("root_cause").fields, bobs), user=BOB)
 
     conflict = second.view
     assert conflict is not None and conflict["submit"]["text"] == "Save mine"
@@ -123,7 +123,7 @@ async def test_use_theirs_loads_the_colleagues_answers(slack: SlackDriver, stand
     await walker(slack, standin).start("inc-9")
     alice_view = await open_from_card(slack, standin, ALICE, "artifacts")
     bob_view = await open_from_card(slack, standin, BOB, "artifacts")
-    fields = t.SECTION_BY_KEY["artifacts"].fields
+    fields = builtin().section("artifacts").fields
     await slack.submit(alice_view, section_inputs(fields, example.ANSWERS["artifacts"]), user=ALICE)
     bobs = {**example.ANSWERS["artifacts"], "trace_id": "trace-bob"}
     conflict = (await slack.submit(bob_view, section_inputs(fields, bobs), user=BOB)).view
@@ -159,7 +159,7 @@ async def test_invalid_input_is_answered_on_the_field_and_nothing_typed_is_lost(
     slack: SlackDriver, standin: SlackStandin, store: Store
 ) -> None:
     view = await walker(slack, standin).start("")
-    answers = section_inputs(t.SECTIONS[0].fields, {**example.ANSWERS["summary"], "summary": "x" * 3001})
+    answers = section_inputs(builtin().sections[0].fields, {**example.ANSWERS["summary"], "summary": "x" * 3001})
     del answers["severity"]
     answers["incident_id"] = ""
     result = await slack.submit(view, answers, user=ALICE)
@@ -185,7 +185,7 @@ async def test_a_due_date_that_is_not_a_date_is_refused_on_the_field(
     view = await open_from_card(slack, standin, ALICE, "corrective_actions")
     await slack.click(view, "action_add", user=ALICE)
     form = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and v["id"] != view["id"] and v)
-    answers = section_inputs(t.ACTION_FIELDS, {**example.ACTIONS[0], "due": "2026-02-30", "status": "open"})
+    answers = section_inputs(builtin().action_fields, {**example.ACTIONS[0], "due": "2026-02-30", "status": "open"})
     result = await slack.submit(form, answers, user=ALICE)
     assert result.errors is not None and list(result.errors) == ["due"]
     assert (await store.get(record.id)).doc.actions == []  # type: ignore[union-attr]

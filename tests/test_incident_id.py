@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import Walkthrough, section_inputs
 from bot.document import INCIDENT_ID_MAX, incident_id_problem
 from bot.slackdev import SlackDriver, SlackStandin
@@ -71,7 +71,7 @@ async def test_the_form_applies_the_same_rule_on_the_field(
     slack: SlackDriver, standin: SlackStandin, store: Store, typed: str, problem: str
 ) -> None:
     view = await Walkthrough(slack, standin, ALICE, CHANNEL).start()
-    answers = section_inputs(t.SECTIONS[0].fields, {**example.ANSWERS["summary"], "incident_id": typed})
+    answers = section_inputs(builtin().sections[0].fields, {**example.ANSWERS["summary"], "incident_id": typed})
     result = await slack.submit(view, answers, user=ALICE)
     assert result.errors is not None and list(result.errors) == ["incident_id"]
     assert problem in result.errors["incident_id"]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
 from bot.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
@@ -82,7 +82,7 @@ async def _submit_with_metadata(
     """Section 1 filled in and submitted, with its private_metadata swapped on the way."""
     kept = {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "blocks")}
     assert standin.replace_view(view["id"], {**kept, "private_metadata": private_metadata}) == []
-    answers = section_inputs(t.SECTIONS[0].fields, {**example.ANSWERS["summary"], "incident_id": "inc-31"})
+    answers = section_inputs(builtin().sections[0].fields, {**example.ANSWERS["summary"], "incident_id": "inc-31"})
     result = await slack.submit(standin.view(view["id"]), answers, user=ALICE)
     assert result.view is not None
     return result.view

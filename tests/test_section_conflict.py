@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.card import CARD_EDIT
@@ -13,7 +13,7 @@ from storage.store import Store
 
 CHANNEL = "C0INCIDENT"
 ALICE, BOB = example.OWNER, example.SAFETY_LEAD
-FIELDS = t.SECTION_BY_KEY["artifacts"].fields
+FIELDS = builtin().section("artifacts").fields
 
 
 async def open_artifacts(slack: SlackDriver, standin: SlackStandin, user: str) -> dict:

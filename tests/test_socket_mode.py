@@ -17,10 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
+from bot.catalog import default_catalog
 from bot.config import Settings
 from bot.demo import metadata
 from bot.slackdev import ACK_DEADLINE_SECONDS, SlackStandin
-from handlers.commands import HELP, NOT_IN_DM
+from handlers.commands import NOT_IN_DM, help_text
 from storage.store import Store
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -110,7 +111,7 @@ async def test_help_over_socket_mode_is_the_ack_payload(handler: AsyncSocketMode
 
     help_ack = await standin.wait_until(lambda: standin.socket_ack(help_id))
     in_dm_ack = await standin.wait_until(lambda: standin.socket_ack(in_dm_id))
-    assert help_ack == {"envelope_id": help_id, "payload": {"text": HELP}}
+    assert help_ack == {"envelope_id": help_id, "payload": {"text": help_text(default_catalog())}}
     assert in_dm_ack == {"envelope_id": in_dm_id, "payload": {"text": NOT_IN_DM}}
     assert standin.calls_to("views.open") == [] and standin.messages(CHANNEL) == []
 
@@ -123,7 +124,7 @@ async def test_the_app_reconnects_when_slack_asks_it_to(handler: AsyncSocketMode
     assert second != first and len(standin.calls_to("apps.connections.open")) == 2
     envelope_id = await standin.socket_command("help", user=ALICE, channel=CHANNEL)
     ack = await standin.wait_until(lambda: standin.socket_ack(envelope_id))
-    assert ack["payload"] == {"text": HELP}
+    assert ack["payload"] == {"text": help_text(default_catalog())}
 
 
 # --------------------------------------------------------------------------

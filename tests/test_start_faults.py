@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import example
-from bot import template as t
+from bot.catalog import builtin
 from bot.demo import metadata, section_inputs
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.card import CARD_CONTINUE
@@ -16,7 +16,7 @@ ALICE, BOB = example.OWNER, example.SAFETY_LEAD
 
 
 def summary_inputs(incident_id: str) -> dict:
-    return section_inputs(t.SECTIONS[0].fields, {**example.ANSWERS["summary"], "incident_id": incident_id})
+    return section_inputs(builtin().sections[0].fields, {**example.ANSWERS["summary"], "incident_id": incident_id})
 
 
 async def test_a_lost_reply_to_views_open_leaves_a_modal_that_saves(

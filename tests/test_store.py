@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.catalog import builtin
 from bot.clock import FixedClock
 from bot.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
@@ -34,12 +35,12 @@ async def test_stale_version_is_a_conflict_and_keeps_the_first_answer(store: Sto
     record, _ = await store.open_postmortem("T1", "C1", "U1", "inc-1")
     first = validate_section("root_cause", ANSWERS["root_cause"])
     second = {**first, "immediate_cause": "something else"}
-    assert (await store.save_section(record.id, "root_cause", first, 0, "UALICE")).version == 1
+    assert (await store.save_section(record.id, "root_cause", first, 0, "UALICE", builtin())).version == 1
     with pytest.raises(Conflict) as conflict:
-        await store.save_section(record.id, "root_cause", second, 0, "UBOB")
+        await store.save_section(record.id, "root_cause", second, 0, "UBOB", builtin())
     assert conflict.value.current.updated_by == "UALICE"
     assert conflict.value.current.data["immediate_cause"] == "approval_scope_too_broad"
-    assert (await store.save_section(record.id, "root_cause", second, 1, "UBOB")).version == 2
+    assert (await store.save_section(record.id, "root_cause", second, 1, "UBOB", builtin())).version == 2
     stored = await store.get(record.id)
     assert stored is not None and stored.doc.value("root_cause", "immediate_cause") == "something else"
     assert [a.event for a in await store.audit(record.id)] == ["started", "section_saved", "section_saved"]
@@ -49,7 +50,10 @@ async def test_two_concurrent_saves_on_one_version_let_exactly_one_win(store: St
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
     data = validate_section("artifacts", ANSWERS["artifacts"])
     outcomes = await asyncio.gather(
-        *(store.save_section(record.id, "artifacts", {**data, "trace_id": f"t-{i}"}, 0, f"U{i}") for i in range(4)),
+        *(
+            store.save_section(record.id, "artifacts", {**data, "trace_id": f"t-{i}"}, 0, f"U{i}", builtin())
+            for i in range(4)
+        ),
         return_exceptions=True,
     )
     assert sum(isinstance(o, SavedSection) for o in outcomes) == 1
@@ -60,11 +64,11 @@ async def test_saving_the_summary_renames_the_incident_but_not_onto_another(stor
     a, _ = await store.open_postmortem("T1", "C1", "U1", "inc-a")
     await store.open_postmortem("T1", "C2", "U1", "inc-b")
     summary = validate_section("summary", {**ANSWERS["summary"], "incident_id": "inc-a2"})
-    await store.save_section(a.id, "summary", summary, 0, "U1")
+    await store.save_section(a.id, "summary", summary, 0, "U1", builtin())
     assert (await store.by_incident("inc-a2")) is not None
     taken = {**summary, "incident_id": "inc-b"}
     with pytest.raises(IncidentIdTaken):
-        await store.save_section(a.id, "summary", taken, 1, "U1")
+        await store.save_section(a.id, "summary", taken, 1, "U1", builtin())
     assert (await store.section(a.id, "summary")).data["incident_id"] == "inc-a2"
 
 
@@ -126,12 +130,12 @@ async def test_an_action_form_saved_twice_creates_one_action(store: Store) -> No
 async def test_a_save_on_an_outdated_version_is_a_conflict_and_overwrites_nothing(store: Store) -> None:
     record, _ = await store.open_postmortem("T1", "C1", "U1", None)
     data = validate_section("artifacts", ANSWERS["artifacts"])
-    assert (await store.save_section(record.id, "artifacts", data, 0, "UALICE")).version == 1
+    assert (await store.save_section(record.id, "artifacts", data, 0, "UALICE", builtin())).version == 1
     alices = {**data, "trace_id": "trace-alice"}
     bobs = {**data, "trace_id": "trace-bob"}
-    assert (await store.save_section(record.id, "artifacts", alices, 1, "UALICE")).version == 2
+    assert (await store.save_section(record.id, "artifacts", alices, 1, "UALICE", builtin())).version == 2
     with pytest.raises(Conflict) as conflict:
-        await store.save_section(record.id, "artifacts", bobs, 1, "UBOB")  # Bob opened it at version 1
+        await store.save_section(record.id, "artifacts", bobs, 1, "UBOB", builtin())  # Bob opened it at version 1
     assert conflict.value.current.version == 2 and conflict.value.current.data["trace_id"] == "trace-alice"
     stored = await store.section(record.id, "artifacts")
     assert (stored.version, stored.data["trace_id"], stored.updated_by) == (2, "trace-alice", "UALICE")

@@ -12,6 +12,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.app import create_sweeper
+from bot.catalog import builtin
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.document import CorrectiveAction
@@ -58,7 +59,7 @@ async def _seed(store: Store, standin: SlackStandin, rng: random.Random) -> list
     for p in range(12):
         record, _ = await store.open_postmortem(standin.team_id, f"C0DUE{p:04d}", "U0UTC00001", f"inc-due-{p}")
         summary = {"incident_id": f"inc-due-{p}", "owner": rng.choice(POSTMORTEM_OWNERS)}
-        await store.save_section(record.id, "summary", summary, 0, "U0UTC00001")
+        await store.save_section(record.id, "summary", summary, 0, "U0UTC00001", builtin())
         for n in range(25):
             due = None if rng.random() < 0.1 else date(2026, 5, 5) + timedelta(days=rng.randint(-14, 16))
             status = rng.choices(("open", "done", "wont_do"), weights=(8, 1, 1))[0]

@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-ActionStatus = Literal["open", "done", "wont_do"]
+from bot.template import OPEN, ActionStatus
+
 ReminderKind = Literal["due_soon", "due_today", "overdue", "escalation", "unowned"]
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -246,7 +247,7 @@ def _candidates(
     policy: ReminderPolicy,
 ) -> list[Reminder]:
     """Reminders the action calls for today, before the delivery window is applied."""
-    if action.status != "open" or _is_snoozed(action, now):
+    if action.status != OPEN or _is_snoozed(action, now):
         return []
     if action.owner is None or action.owner_gone:
         return _unowned(action, now, tz_of, policy)
