@@ -147,6 +147,31 @@ def text_input(
     )
 
 
+def number_input(
+    action_id: str,
+    *,
+    initial: str | None = None,
+    minimum: str | None = None,
+    maximum: str | None = None,
+    placeholder: str | None = None,
+) -> JSON:
+    return _present(
+        type="number_input",
+        action_id=action_id,
+        is_decimal_allowed=True,
+        initial_value=initial,
+        min_value=minimum,
+        max_value=maximum,
+        placeholder=_plain_or_none(placeholder),
+    )
+
+
+def url_input(action_id: str, *, initial: str | None = None, placeholder: str | None = None) -> JSON:
+    return _present(
+        type="url_text_input", action_id=action_id, initial_value=initial, placeholder=_plain_or_none(placeholder)
+    )
+
+
 def datepicker(action_id: str, *, initial: str | None = None) -> JSON:
     return _present(type="datepicker", action_id=action_id, initial_date=initial)
 

@@ -10,46 +10,30 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    Block,
-    DatePickerElement,
-    DateTimePickerElement,
-    InputBlock,
-    InteractiveElement,
-    NumberInputElement,
-    Option,
-    PlainTextInputElement,
-    RadioButtonsElement,
-    StaticMultiSelectElement,
-    StaticSelectElement,
-    UrlInputElement,
-    UserMultiSelectElement,
-    UserSelectElement,
-)
-
 from bot import template as t
 from bot.document import is_user_id
+from handlers import blocks as kit
 
 DETAILS_SUFFIX = "__details"
 REVISION_MARK = "~"
 
 
-def _option(value: str, label: str | None = None) -> Option:
-    return Option(value=value, text=(label or value.replace("_", " "))[:75])
+def _option(value: str, label: str | None = None) -> kit.JSON:
+    return kit.option(value, (label or value.replace("_", " "))[:75])
 
 
-def _options(field: t.Field) -> list[Option]:
+def _options(field: t.Field) -> list[kit.JSON]:
     return [_option(v) for v in field.options]
 
 
-def _text_element(field: t.Field, value: Any, multiline: bool) -> PlainTextInputElement:
+def _text_element(field: t.Field, value: Any, multiline: bool) -> kit.JSON:
     if isinstance(value, list):
         value = "\n".join(value)
-    return PlainTextInputElement(
-        action_id=field.key,
+    return kit.text_input(
+        field.key,
         multiline=multiline,
         max_length=field.text_limit,
-        initial_value=value or None,
+        initial=value or None,
         placeholder=field.placeholder or None,
     )
 
@@ -58,13 +42,12 @@ def _number_text(value: float | None) -> str | None:
     return None if value is None else f"{value:g}"
 
 
-def _number_element(field: t.Field, value: Any) -> NumberInputElement:
-    return NumberInputElement(
-        action_id=field.key,
-        is_decimal_allowed=True,
-        initial_value=_number_text(value),
-        min_value=_number_text(field.minimum),
-        max_value=_number_text(field.maximum),
+def _number_element(field: t.Field, value: Any) -> kit.JSON:
+    return kit.number_input(
+        field.key,
+        initial=_number_text(value),
+        minimum=_number_text(field.minimum),
+        maximum=_number_text(field.maximum),
         placeholder=field.placeholder or None,
     )
 
@@ -73,40 +56,38 @@ def _epoch(value: str | None) -> int | None:
     return int(datetime.fromisoformat(value).timestamp()) if value else None
 
 
-def _element(field: t.Field, value: Any) -> InteractiveElement:
+def _selected(options: list[kit.JSON], value: Any) -> kit.JSON | None:
+    return next((o for o in options if o["value"] == value), None)
+
+
+def _element(field: t.Field, value: Any) -> kit.JSON:
     match field.kind:
         case t.Kind.SHORT_TEXT:
             return _text_element(field, value, False)
         case t.Kind.LONG_TEXT | t.Kind.LINES:
             return _text_element(field, value, True)
         case t.Kind.URL:
-            return UrlInputElement(
-                action_id=field.key, initial_value=value or None, placeholder=field.placeholder or None
-            )
+            return kit.url_input(field.key, initial=value or None, placeholder=field.placeholder or None)
         case t.Kind.NUMBER:
             return _number_element(field, value)
         case t.Kind.DATE:
-            return DatePickerElement(action_id=field.key, initial_date=value or None)
+            return kit.datepicker(field.key, initial=value or None)
         case t.Kind.DATETIME:
-            return DateTimePickerElement(action_id=field.key, initial_date_time=_epoch(value))
+            return kit.datetimepicker(field.key, initial=_epoch(value))
         case t.Kind.USER:
-            return UserSelectElement(action_id=field.key, initial_user=value if is_user_id(value) else None)
+            return kit.users_select(field.key, initial=value if is_user_id(value) else None)
         case t.Kind.USERS:
-            people = [v for v in value or [] if is_user_id(v)]
-            return UserMultiSelectElement(action_id=field.key, initial_users=people or None)
+            return kit.multi_users_select(field.key, initial=[v for v in value or [] if is_user_id(v)])
         case t.Kind.CHOICE:
             options = _options(field)
-            initial = next((o for o in options if o.value == value), None)
-            return StaticSelectElement(action_id=field.key, options=options, initial_option=initial)
+            return kit.static_select(field.key, options, initial=_selected(options, value))
         case t.Kind.MULTI_CHOICE:
             options = _options(field)
-            chosen = [o for o in options if o.value in (value or [])]
-            return StaticMultiSelectElement(action_id=field.key, options=options, initial_options=chosen or None)
+            chosen = [o for o in options if o["value"] in (value or [])]
+            return kit.multi_static_select(field.key, options, initial=chosen)
         case t.Kind.YES_NO:
             options = [_option(v, t.YES_NO_LABELS[v]) for v in t.YES_NO_ANSWERS]
-            answer = (value or {}).get("answer")
-            initial = next((o for o in options if o.value == answer), None)
-            return RadioButtonsElement(action_id=field.key, options=options, initial_option=initial)
+            return kit.radio_buttons(field.key, options, initial=_selected(options, (value or {}).get("answer")))
     raise AssertionError(f"unhandled kind {field.kind}")
 
 
@@ -125,34 +106,31 @@ def _hint(field: t.Field, value: Any) -> str | None:
     return field.hint or None
 
 
-def input_blocks(fields: Iterable[t.Field], answers: dict[str, Any], revision: int = 0) -> list[Block]:
+def input_blocks(fields: Iterable[t.Field], answers: dict[str, Any], revision: int = 0) -> list[kit.JSON]:
     """The inputs of a form, prefilled with ``answers``."""
-    blocks: list[Block] = []
+    blocks: list[kit.JSON] = []
     for field in fields:
         value = answers.get(field.key)
         optional = not field.required or (field.kind is t.Kind.USER and bool(value) and not is_user_id(value))
         blocks.append(
-            InputBlock(
+            kit.input_block(
+                field.label[:2000],
+                _element(field, value),
                 block_id=block_id(field.key, revision),
-                label=field.label[:2000],
-                element=_element(field, value),
                 optional=optional,
                 hint=_hint(field, value),
             )
         )
         if field.kind is t.Kind.YES_NO:
-            details = (value or {}).get("details") or None
+            details = kit.text_input(
+                field.key + DETAILS_SUFFIX,
+                multiline=True,
+                max_length=t.DETAILS_MAX,
+                initial=(value or {}).get("details") or None,
+            )
             blocks.append(
-                InputBlock(
-                    block_id=block_id(field.key + DETAILS_SUFFIX, revision),
-                    label="Details",
-                    element=PlainTextInputElement(
-                        action_id=field.key + DETAILS_SUFFIX,
-                        multiline=True,
-                        max_length=t.DETAILS_MAX,
-                        initial_value=details,
-                    ),
-                    optional=True,
+                kit.input_block(
+                    "Details", details, block_id=block_id(field.key + DETAILS_SUFFIX, revision), optional=True
                 )
             )
     return blocks

@@ -9,19 +9,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import Field
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
-from slack_sdk.models.views import View
 
 from bot import template as t
 from bot.document import CorrectiveAction, action_answers, action_defaults
+from handlers import blocks as kit
 from handlers import render
 from handlers.fields import input_blocks
 from handlers.metadata import Sealed
@@ -60,8 +51,8 @@ class ActionFormMeta(Sealed):
     parent_view: str
 
 
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text[:3000])])
+def _context(text: str) -> kit.JSON:
+    return kit.context(text[:3000])
 
 
 def _last_saved(snapshot: SectionSnapshot | None) -> str:
@@ -70,17 +61,15 @@ def _last_saved(snapshot: SectionSnapshot | None) -> str:
     return f"\nLast saved by <@{snapshot.updated_by}> {render.when(snapshot.updated_at)}"
 
 
-def _modal(section: t.Section, meta: SectionMeta, blocks: list[Block], submit: str | None) -> dict[str, Any]:
-    view = View(
-        type="modal",
+def _modal(section: t.Section, meta: SectionMeta, blocks: list[kit.JSON], submit: str | None) -> kit.JSON:
+    return kit.modal(
+        section.modal_title,
+        blocks,
         callback_id=SECTION_CALLBACK,
-        title=section.modal_title,
         submit=submit,
         close="Close",
         private_metadata=meta.dump(),
-        blocks=blocks,
     )
-    return view.to_dict()
 
 
 def _submit_label(template: t.Template, section: t.Section) -> str:
@@ -110,7 +99,7 @@ def section_view(
     snapshot = record.sections.get(section.key) if record else None
     if answers is None:
         answers = _stored_answers(template, section, record)
-    blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
+    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
     blocks += input_blocks(section.fields, answers, meta.revision)
     return _modal(section, meta, blocks, _submit_label(template, section))
 
@@ -120,15 +109,15 @@ def conflict_view(
 ) -> dict[str, Any]:
     """Shown instead of silently overwriting a colleague: both versions, the user decides."""
     who = f"<@{theirs.updated_by}>" if theirs.updated_by else "Someone"
-    blocks: list[Block] = [
-        SectionBlock(
-            text=f":warning: {who} saved this section {render.when(theirs.updated_at)}, after you opened it. "
+    blocks = [
+        kit.section(
+            f":warning: {who} saved this section {render.when(theirs.updated_at)}, after you opened it. "
             "Their answers are below; yours are still in the form. *Save mine* replaces theirs with yours, "
             "*Use theirs* loads their answers into the form."
         ),
-        SectionBlock(text=render.truncate("*Their answers*\n" + render.answers_text(section, theirs.data), 3000)),
-        ActionsBlock(elements=[ButtonElement(text="Use theirs", action_id=USE_THEIRS, value=section.key)]),
-        DividerBlock(),
+        kit.section(render.truncate("*Their answers*\n" + render.answers_text(section, theirs.data), 3000)),
+        kit.actions(kit.button("Use theirs", USE_THEIRS, value=section.key)),
+        kit.divider(),
         *input_blocks(section.fields, mine, meta.revision),
     ]
     return _modal(section, meta, blocks, "Save mine")
@@ -138,12 +127,12 @@ def _action_line(action: CorrectiveAction, template: t.Template) -> str:
     return f"*{render.action_title(action)}*\n{render.action_facts(action, template)}"
 
 
-def _page_controls(page: int, pages: int) -> list[ButtonElement]:
+def _page_controls(page: int, pages: int) -> list[kit.JSON]:
     buttons = []
     if page > 0:
-        buttons.append(ButtonElement(text="\u25c0 Previous", action_id=PREVIOUS_PAGE))
+        buttons.append(kit.button("\u25c0 Previous", PREVIOUS_PAGE))
     if page < pages - 1:
-        buttons.append(ButtonElement(text="Next \u25b6", action_id=NEXT_PAGE))
+        buttons.append(kit.button("Next \u25b6", NEXT_PAGE))
     return buttons
 
 
@@ -165,55 +154,53 @@ def actions_view(
     actions = record.doc.actions if record else []
     page, pages = _page(actions, meta.page or 0, focus)
     first = page * ACTIONS_PER_PAGE
-    blocks: list[Block] = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
+    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
     for action in actions[first : first + ACTIONS_PER_PAGE]:
         blocks.append(
-            SectionBlock(
+            kit.section(
+                _action_line(action, template),
                 block_id=f"action-{action.id}",
-                text=_action_line(action, template),
-                accessory=ButtonElement(text="Edit", action_id=EDIT_ACTION, value=str(action.id)),
+                accessory=kit.button("Edit", EDIT_ACTION, value=str(action.id)),
             )
         )
     if not actions:
-        blocks.append(SectionBlock(text="_No corrective actions yet._"))
+        blocks.append(kit.section("_No corrective actions yet._"))
     if pages > 1:
         blocks.append(_context(f"Page {page + 1} of {pages} \u00b7 {len(actions)} corrective actions"))
-    add = ButtonElement(text="Add corrective action", action_id=ADD_ACTION, style="primary")
-    blocks.append(ActionsBlock(elements=[*_page_controls(page, pages), add]))
+    add = kit.button("Add corrective action", ADD_ACTION, style="primary")
+    blocks.append(kit.actions(*_page_controls(page, pages), add))
     return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(template, section))
 
 
 def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template) -> dict[str, Any]:
     answers = action_answers(template, action) if action else action_defaults(template)
-    view = View(
-        type="modal",
+    return kit.modal(
+        "Corrective action" if action is None else "Edit action",
+        input_blocks(template.action_fields, answers),
         callback_id=ACTION_FORM_CALLBACK,
-        title="Corrective action" if action is None else "Edit action",
         submit="Save",
         close="Back",
         private_metadata=meta.dump(),
-        blocks=input_blocks(template.action_fields, answers),
     )
-    return view.to_dict()
 
 
 def finished_view(record: PostmortemRecord) -> dict[str, Any]:
     """Where "Save & finish" lands: the whole postmortem at a glance."""
-    blocks: list[Block] = [
-        SectionBlock(
-            text=f":white_check_mark: *Postmortem {render.escape(record.incident_id or '')} saved.* "
+    blocks = [
+        kit.section(
+            f":white_check_mark: *Postmortem {render.escape(record.incident_id or '')} saved.* "
             "The channel card is up to date."
         ),
-        SectionBlock(text=render.progress_text(record)),
-        DividerBlock(),
-        SectionBlock(text=render.checklist_text(record.doc)),
+        kit.section(render.progress_text(record)),
+        kit.divider(),
+        kit.section(render.checklist_text(record.doc)),
         _context("Reopen any section from the card's Edit buttons; `/postmortem export` gives YAML or Markdown."),
     ]
-    return View(type="modal", title="Postmortem saved", close="Done", blocks=blocks).to_dict()
+    return kit.modal("Postmortem saved", blocks, close="Done")
 
 
-def notice_view(title: str, text: str) -> dict[str, Any]:
-    return View(type="modal", title=title[:24], close="Close", blocks=[SectionBlock(text=text)]).to_dict()
+def notice_view(title: str, text: str) -> kit.JSON:
+    return kit.modal(title[:24], [kit.section(text)], close="Close")
 
 
 def parse_meta(raw: str, model: type[M], key: bytes) -> M:
