@@ -28,7 +28,11 @@ request once its previous one is finished: the modal opened (for the product: an
 posted), or the submission answered (for the product: and the card edited). ``req/s`` is
 therefore finished requests per second, and ``app CPU ms/req`` is the app process's user+system CPU time (from /proc)
 over the phase divided by its requests: with SQLite the database's work is included,
-with PostgreSQL it is not. A request is "not ok" when its answer was not 200, Slack would
+with PostgreSQL it is not. ``SQL statements/req`` counts what the product's engine sent
+(SQLAlchemy's ``before_cursor_execute``) during the phase, per request. The whole sequence
+runs ``--rounds`` times (3) on fresh channels: latencies pool every round's samples, CPU and
+statements show the median round and the range, because this machine's CPU time varies by
+up to 2x from one minute to the next. A request is "not ok" when its answer was not 200, Slack would
 have rejected it, the next modal was not shown, or ``views.open``/the card never came.
 
     .venv/bin/python bench/request_path.py [--database-url URL] [--requests 200]
@@ -44,6 +48,7 @@ import math
 import os
 import platform
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -57,6 +62,7 @@ from aiohttp import ClientSession, web
 from provenance import code_version
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import event
 
 from bot import example
 from bot import template as t
@@ -75,6 +81,8 @@ TEMPLATE = builtin()
 SUMMARY = TEMPLATE.sections[0]
 NEXT = TEMPLATE.sections[1]
 WAIT_SECONDS = 15.0
+STATEMENTS_PATH = "/bench/statements"
+"""The product's SQL statements sent so far (the bench's own route, not the app's)."""
 
 
 # --------------------------------------------------------------------------
@@ -127,12 +135,23 @@ async def product_web_app(api_url: str, database_url: str) -> tuple[web.Applicat
     await upgrade(engine)
     store = Store(engine)
     session = ClientSession()
+    sent = [0]
+
+    def count(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+
+    async def statements(_request: web.Request) -> web.Response:
+        return web.json_response({"statements": sent[0]})
 
     async def cleanup() -> None:
         await session.close()
         await engine.dispose()
 
-    return create_web_app(create_app(settings, store, session), store), cleanup
+    web_app = create_web_app(create_app(settings, store, session), store)
+    web_app.router.add_get(STATEMENTS_PATH, statements)
+    return web_app, cleanup
 
 
 async def serve(kind: str, api_url: str, database_url: str) -> None:
@@ -204,6 +223,7 @@ class Target:
     driver: SlackDriver
     traffic: Traffic
     tag: str
+    port: int
 
     def user(self, i: int) -> str:
         return f"U{self.tag}{i:05d}"
@@ -213,6 +233,23 @@ class Target:
 
     def incident(self, i: int) -> str:
         return f"inc-{self.tag.lower()}-{i}"
+
+    async def settled(self) -> None:
+        """Until the product's work after its answers (the cards' last statements) has ended, so
+        that none of it is counted in the next phase."""
+        last = await self.statements()
+        while last is not None:
+            await asyncio.sleep(0.2)
+            now, last = last, await self.statements()
+            if now == last:
+                return
+
+    async def statements(self) -> int | None:
+        """SQL statements the app sent so far; None for the baseline, which has no database."""
+        if not self.background:
+            return None
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{self.port}{STATEMENTS_PATH}") as got:
+            return int((await got.json())["statements"])
 
 
 @dataclass
@@ -230,8 +267,10 @@ class Phase:
     concurrency: int
     wall: float
     samples: list[Sample] = field(default_factory=list)
-    app_cpu: float | None = None
-    """CPU seconds the app's process used during the phase (user + system)."""
+    app_cpu: list[float] = field(default_factory=list)
+    """CPU seconds per request the app's process used (user + system), one figure per round."""
+    statements: list[float] = field(default_factory=list)
+    """SQL statements per request the app sent, one figure per round (the product only)."""
 
 
 @contextlib.asynccontextmanager
@@ -254,7 +293,7 @@ async def launched(name: str, database_url: str) -> AsyncIterator[Target]:
         port = await _read_port(process)
         async with SlackDriver(f"http://127.0.0.1:{port}{EVENTS_PATH}", SIGNING_SECRET, standin) as driver:
             tag = secrets.token_hex(2).upper()  # reruns on one database use new channels and incident ids
-            yield Target(name, name == "product", process, standin, driver, Traffic(standin), tag)
+            yield Target(name, name == "product", process, standin, driver, Traffic(standin), tag, port)
     finally:
         await _stop(process)
         await standin.close()
@@ -366,22 +405,31 @@ def row(phase: Phase, metric: str, values: list[float | None], rate: bool) -> st
     failed = sum(1 for s in phase.samples if not s.ok)
     if not present:
         dashes = " | ".join("-" * 6)
-        return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | {failed} |"
+        return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | - | {failed} |"
     per_second = f"{len(phase.samples) / phase.wall:.0f}" if rate else ""
-    cpu = f"{phase.app_cpu * 1000 / len(phase.samples):.1f}" if rate and phase.app_cpu is not None else ""
+    cpu = _spread([c * 1000 for c in phase.app_cpu]) if rate else ""
+    statements = _spread(phase.statements) if rate else ""
     return (
         f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | {len(present)} "
         f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {percentile(present, 0.99):.1f} "
         f"| {max(present):.1f} "
-        f"| {per_second} | {cpu} | {failed} |"
+        f"| {per_second} | {cpu} | {statements} | {failed} |"
     )
+
+
+def _spread(values: Sequence[float]) -> str:
+    """The median of the rounds, and their range when there were several."""
+    if not values:
+        return ""
+    middle = f"{statistics.median(values):.1f}"
+    return middle if len(values) == 1 else f"{middle} ({min(values):.1f}-{max(values):.1f})"
 
 
 def report(phases: Sequence[Phase]) -> str:
     lines = [
         "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | p99 ms | max ms | req/s "
-        "| app CPU ms/req | not ok |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| app CPU ms/req | SQL statements/req | not ok |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for phase in phases:
         lines.append(row(phase, "HTTP answer (ack)", [s.ack for s in phase.samples], rate=True))
@@ -409,23 +457,41 @@ async def warm_up(target: Target, indices: Sequence[int]) -> None:
     await run_load(target, save_journey, indices, 1)
 
 
-async def measure(targets: Sequence[Target], requests: int, concurrency: int, warm: int) -> list[Phase]:
-    """Phase by phase, baseline then product, so both see the same machine at the same time."""
+async def measure(targets: Sequence[Target], requests: int, concurrency: int, warm: int, rounds: int) -> list[Phase]:
+    """Phase by phase, baseline then product, so both see the same machine at the same time; the
+    whole sequence ``rounds`` times (fresh channels each time), so that a noisy moment shows as a
+    range instead of passing for the figure."""
     for target in targets:
         await warm_up(target, range(warm))
-    blocks = {1: range(warm, warm + requests), concurrency: range(warm + requests, warm + 2 * requests)}
-    phases: list[Phase] = []
-    for scenario, journey in SCENARIOS:
-        for conc, indices in blocks.items():
-            for target in targets:
-                if journey is save_journey:  # every user's section 1, opened by their start
-                    await run_load(target, start_journey, indices, conc)
-                cpu_before = cpu_seconds(target.process.pid)
-                samples, wall = await run_load(target, journey, indices, conc)
-                cpu_after = cpu_seconds(target.process.pid)
-                cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
-                phases.append(Phase(scenario, target.name, conc, wall, samples, cpu))
-    return phases
+    phases: dict[tuple[str, str, int], Phase] = {}
+    first = warm
+    for _ in range(rounds):
+        blocks = {1: range(first, first + requests), concurrency: range(first + requests, first + 2 * requests)}
+        first += 2 * requests
+        for scenario, journey in SCENARIOS:
+            for conc, indices in blocks.items():
+                for target in targets:
+                    phase = phases.setdefault((scenario, target.name, conc), Phase(scenario, target.name, conc, 0.0))
+                    await measure_phase(target, journey, indices, conc, phase)
+    return list(phases.values())
+
+
+async def measure_phase(target: Target, journey: Journey, indices: range, concurrency: int, phase: Phase) -> None:
+    if journey is save_journey:  # every user's section 1, opened by their start
+        await run_load(target, start_journey, indices, concurrency)
+        await target.settled()
+    statements_before = await target.statements()
+    cpu_before = cpu_seconds(target.process.pid)
+    samples, wall = await run_load(target, journey, indices, concurrency)
+    await target.settled()  # the last requests' trailing statements belong to this phase
+    cpu_after = cpu_seconds(target.process.pid)
+    statements_after = await target.statements()
+    phase.samples += samples
+    phase.wall += wall
+    if cpu_after is not None and cpu_before is not None:
+        phase.app_cpu.append((cpu_after - cpu_before) / len(samples))
+    if statements_after is not None and statements_before is not None:
+        phase.statements.append((statements_after - statements_before) / len(samples))
 
 
 def describe(database_url: str, args: argparse.Namespace) -> str:
@@ -433,7 +499,7 @@ def describe(database_url: str, args: argparse.Namespace) -> str:
     return (
         f"request_path: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {len(os.sched_getaffinity(0))}, "
         f"Python {platform.python_version()}, database {backend}, {args.requests} requests per phase after "
-        f"{args.warmup} warm-up, concurrency 1 and {args.concurrency}, code {code_version()}"
+        f"{args.warmup} warm-up, concurrency 1 and {args.concurrency}, {args.rounds} rounds, code {code_version()}"
     )
 
 
@@ -442,7 +508,7 @@ async def main_async(args: argparse.Namespace) -> int:
         database_url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
         print(describe(database_url, args), flush=True)
         async with launched("baseline", database_url) as baseline, launched("product", database_url) as product:
-            phases = await measure([baseline, product], args.requests, args.concurrency, args.warmup)
+            phases = await measure([baseline, product], args.requests, args.concurrency, args.warmup, args.rounds)
     print(report(phases))
     failures = sum(1 for p in phases for s in p.samples if not s.ok)
     if failures:
@@ -456,6 +522,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per phase (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first (default 20)")
     parser.add_argument("--concurrency", type=int, default=20, help="users in the concurrent phases (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="times the whole sequence runs (default 3)")
     parser.add_argument("--serve", choices=("product", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

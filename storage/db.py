@@ -63,12 +63,21 @@ def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) ->
     may have been dropped by the server or a proxy: it is pinged, and replaced if dead.
     Connections are also recycled every half hour, before servers' idle timeouts.
     """
-    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS)
+    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS, **_pool_for(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", functools.partial(_ping_if_idle, ping_after_idle))
     return engine
+
+
+def _pool_for(url: str) -> dict[str, Any]:
+    """SQLite takes one writer at a time and makes the others sleep and retry (its busy
+    timeout, in steps of up to 100 ms): one connection per process queues them on the event
+    loop instead, without sleeping. No request holds a connection across a Slack call."""
+    if sqlite_file(url) is None:
+        return {}
+    return {"pool_size": 1, "max_overflow": 0}
 
 
 def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
