@@ -81,6 +81,8 @@ TEMPLATE = builtin()
 SUMMARY = TEMPLATE.sections[0]
 NEXT = TEMPLATE.sections[1]
 WAIT_SECONDS = 15.0
+BURST = "/postmortem start, in bursts"
+"""``--concurrency`` commands sent at once, the next burst once the app is idle again."""
 STATEMENTS_PATH = "/bench/statements"
 """The product's SQL statements sent so far (the bench's own route, not the app's)."""
 
@@ -374,6 +376,18 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def run_bursts(target: Target, journey: Journey, indices: Sequence[int], size: int) -> tuple[list[Sample], float]:
+    """``size`` requests sent at once, and again once all of them are done and the app is idle."""
+    samples: list[Sample] = []
+    wall = 0.0
+    for first in range(0, len(indices), size):
+        started = time.perf_counter()
+        samples += await asyncio.gather(*(journey(target, i) for i in indices[first : first + size]))
+        wall += time.perf_counter() - started
+        await target.settled()
+    return samples, wall
+
+
 async def run_load(
     target: Target, journey: Journey, indices: Sequence[int], concurrency: int
 ) -> tuple[list[Sample], float]:
@@ -450,6 +464,7 @@ SCENARIOS: tuple[tuple[str, Journey], ...] = (
     ("/postmortem start", start_journey),
     ("Save & next (section 1)", save_journey),
 )
+ORDER = [scenario for scenario, _ in SCENARIOS] + [BURST]
 
 
 async def warm_up(target: Target, indices: Sequence[int]) -> None:
@@ -466,14 +481,16 @@ async def measure(targets: Sequence[Target], requests: int, concurrency: int, wa
     phases: dict[tuple[str, str, int], Phase] = {}
     first = warm
     for _ in range(rounds):
-        blocks = {1: range(first, first + requests), concurrency: range(first + requests, first + 2 * requests)}
-        first += 2 * requests
-        for scenario, journey in SCENARIOS:
-            for conc, indices in blocks.items():
-                for target in targets:
-                    phase = phases.setdefault((scenario, target.name, conc), Phase(scenario, target.name, conc, 0.0))
-                    await measure_phase(target, journey, indices, conc, phase)
-    return list(phases.values())
+        alone, together, bursts = (range(first + k * requests, first + (k + 1) * requests) for k in range(3))
+        first += 3 * requests
+        plan = [(scenario, journey, 1, alone) for scenario, journey in SCENARIOS]
+        plan += [(scenario, journey, concurrency, together) for scenario, journey in SCENARIOS]
+        plan.append((BURST, start_journey, concurrency, bursts))
+        for scenario, journey, conc, indices in plan:
+            for target in targets:
+                phase = phases.setdefault((scenario, target.name, conc), Phase(scenario, target.name, conc, 0.0))
+                await measure_phase(target, journey, indices, conc, phase)
+    return sorted(phases.values(), key=lambda p: (ORDER.index(p.scenario), p.concurrency))
 
 
 async def measure_phase(target: Target, journey: Journey, indices: range, concurrency: int, phase: Phase) -> None:
@@ -482,7 +499,8 @@ async def measure_phase(target: Target, journey: Journey, indices: range, concur
         await target.settled()
     statements_before = await target.statements()
     cpu_before = cpu_seconds(target.process.pid)
-    samples, wall = await run_load(target, journey, indices, concurrency)
+    load = run_bursts if phase.scenario == BURST else run_load
+    samples, wall = await load(target, journey, indices, concurrency)
     await target.settled()  # the last requests' trailing statements belong to this phase
     cpu_after = cpu_seconds(target.process.pid)
     statements_after = await target.statements()
