@@ -59,9 +59,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import example
-from bot import template as t
-from bot.catalog import builtin
 from bot.demo import section_inputs
+from bot.domain import template as t
+from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
 from handlers.metadata import metadata_key

@@ -11,9 +11,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
-from bot.catalog import Catalog
-from bot.document import INCIDENT_ID_RULE, incident_id_problem
+from bot.domain import template as t
+from bot.domain.catalog import Catalog
+from bot.domain.document import INCIDENT_ID_RULE, incident_id_problem
 from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers import exports, render
 from handlers.card import CardNotPosted, refresh_card, render_card

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.catalog import Catalog
-from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.catalog import Catalog
+from bot.domain.clock import Clock
 from handlers.metadata import metadata_key
 from storage.store import Store
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.export import to_markdown, to_yaml
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_out import to_yaml
 from handlers import blocks as kit
 from handlers.render import escape, headline
 from storage.store import PostmortemRecord

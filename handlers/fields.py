@@ -1,7 +1,7 @@
 """Template fields <-> Block Kit inputs, in both directions.
 
 One mapping per field kind: how it is asked (element + initial value) and how Slack's
-``view.state.values`` turns back into the raw answer that ``bot.document`` validates.
+``view.state.values`` turns back into the raw answer that ``bot.domain.document`` validates.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import template as t
-from bot.document import is_user_id
+from bot.domain import template as t
+from bot.domain.owners import is_user_id
 from handlers import blocks as kit
 
 DETAILS_SUFFIX = "__details"

@@ -6,7 +6,7 @@ from datetime import date
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.checklist import checklist
+from bot.domain.checklist import checklist
 from handlers import blocks as kit
 from handlers import render
 from handlers.action_items import item_controls, item_text

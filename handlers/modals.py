@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
-from bot import template as t
-from bot.document import CorrectiveAction, action_answers, action_defaults
+from bot.domain import template as t
+from bot.domain.document import CorrectiveAction, action_answers, action_defaults
 from handlers import blocks as kit
 from handlers import render
 from handlers.fields import input_blocks

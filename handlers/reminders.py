@@ -13,8 +13,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
-from bot.reminders.policy import Digest, Reminder
+from bot.domain import template as t
+from bot.domain.reminder_policy import Digest, Reminder
 from handlers import blocks as kit
 from handlers import home, render
 from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text

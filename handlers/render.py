@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot import template as t
-from bot.checklist import checklist
-from bot.document import CorrectiveAction, Postmortem, is_user_id
-from bot.export import checklist_number
+from bot.domain import template as t
+from bot.domain.checklist import checklist
+from bot.domain.document import CorrectiveAction, Postmortem
+from bot.domain.export.layout import checklist_number
+from bot.domain.owners import is_user_id, needs_owner
 from storage.store import PostmortemRecord
 
 STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:", "empty": ":white_circle:"}
@@ -87,12 +88,12 @@ class ActionCounts:
 
 
 def action_counts(doc: Postmortem, today: date, gone: frozenset[str] = frozenset()) -> ActionCounts:
-    """Unowned counts as the reminders do: no owner, a team name, or an account Slack says is gone."""
+    """Unowned counts as the reminders do (``needs_owner``)."""
     open_actions = [a for a in doc.actions if a.status == t.OPEN]
     return ActionCounts(
         open=len(open_actions),
         overdue=sum(1 for a in open_actions if a.due and a.due < today),
-        unowned=sum(1 for a in open_actions if not is_user_id(a.owner) or a.owner in gone),
+        unowned=sum(1 for a in open_actions if needs_owner(a.owner, gone)),
     )
 
 

@@ -11,8 +11,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import template as t
-from bot.document import SectionErrors, action_answers, validate_action, validate_section
+from bot.domain import template as t
+from bot.domain.document import SectionErrors, action_answers, validate_action, validate_section
 from bot.reminders.sweep import UNKNOWN_OUTCOME
 from handlers.card import CardNotPosted, refresh_card, render_card
 from handlers.context import Services, services

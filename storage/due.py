@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, select, text, union_all
 
-from bot.template import OPEN
+from bot.domain.template import OPEN
 from storage.models import NO_USER_OWNER, ActionRow, PostmortemRow, SlackUserRow
 from storage.store import ACTION_CONTEXT_COLUMNS, ActionContext, Store, action_context
 

@@ -12,10 +12,10 @@ from sqlalchemy import Row, Select, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.catalog import Catalog, default_catalog
-from bot.clock import Clock, SystemClock
-from bot.document import CorrectiveAction, Postmortem
-from bot.template import DONE, OPEN, Role, Template
+from bot.domain.catalog import Catalog, default_catalog
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.document import CorrectiveAction, Postmortem
+from bot.domain.template import DONE, OPEN, Role, Template
 from storage import card_lease
 from storage.card_lease import Lease
 from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow

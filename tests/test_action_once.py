@@ -6,8 +6,8 @@ import asyncio
 import json
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, section_inputs
+from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.card import CARD_EDIT
 from handlers.modals import ADD_ACTION

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
+from bot.domain.catalog import builtin
 from bot.slackdev import Signing, SlackDriver, SlackStandin
 from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
 from handlers.metadata import metadata_key

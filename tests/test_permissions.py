@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
-from bot.document import CorrectiveAction
+from bot.domain.catalog import builtin
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.action_items import DONE
 from handlers.card import CARD_EDIT

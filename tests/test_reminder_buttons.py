@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import create_sweeper
 from bot.config import Settings
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.action_items import DONE, REASSIGN, SNOOZE
 from storage.store import Store

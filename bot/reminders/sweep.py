@@ -25,9 +25,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.document import is_user_id
-from bot.reminders.people import Cached, Directory, Person
-from bot.reminders.policy import (
+from bot.domain.owners import is_user_id
+from bot.domain.reminder_policy import (
     ActionState,
     Digest,
     Reminder,
@@ -36,6 +35,7 @@ from bot.reminders.policy import (
     group_digests,
     plan_reminders,
 )
+from bot.reminders.people import Cached, Directory, Person
 from storage.due import due_actions
 from storage.ledger import RENEW_EVERY, Claim, Ledger, Seen
 from storage.store import ActionContext, Store

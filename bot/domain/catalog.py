@@ -1,6 +1,6 @@
 """Which templates the app offers, and every version of them it has met.
 
-The templates shipped in ``bot/templates/`` are always offered; ``POSTMORTEM_TEMPLATES`` adds
+The templates shipped in ``bot/domain/templates/`` are always offered; ``POSTMORTEM_TEMPLATES`` adds
 a folder of ``*.yml`` files, whose template replaces a shipped one of the same name. A new
 postmortem uses the one named in ``/postmortem start``, else the one whose
 ``use_for_severity`` lists the severity given there, else the default. A postmortem keeps
@@ -16,13 +16,13 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from bot import template as t
-from bot.template_file import parse
-from bot.yamlfile import FileProblems, read_capped
+from bot.domain import template as t
+from bot.domain.template_file import parse
+from bot.domain.yamlfile import FileProblems, read_capped
 
 DEFAULT_TEMPLATE = "agent-systems"
 SUFFIX = ".yml"
-SHIPPED = "bot/templates/"
+SHIPPED = "bot/domain/templates/"
 TEMPLATE_LIMIT = "the limit for a template file"
 
 
@@ -35,7 +35,7 @@ class CatalogProblems(Exception):
 
 
 def _shipped() -> list[tuple[str, str]]:
-    folder = resources.files("bot") / "templates"
+    folder = resources.files("bot.domain") / "templates"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(SUFFIX)), key=lambda f: f.name)
     return [(f"{SHIPPED}{f.name}", f.read_text(encoding="utf-8")) for f in files]
 

@@ -1,8 +1,8 @@
 """Template files: YAML in, a checked ``Template`` out, or every problem with its line.
 
 The format is documented in the README ("Your own template"); the built-in templates in
-``bot/templates/`` are examples of it. A template is read as strictly as an imported
-postmortem (``bot.yamlfile``): unknown keys, wrong types and references to fields that do
+``bot/domain/templates/`` are examples of it. A template is read as strictly as an imported
+postmortem (``bot.domain.yamlfile``): unknown keys, wrong types and references to fields that do
 not exist are refused, each with its line, so that renaming a field in a template can never
 silently turn a checklist item into "no".
 """
@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot import template as t
-from bot.yamlfile import Mapping, Problems, Sequence, describe, load, plain
+from bot.domain import template as t
+from bot.domain.yamlfile import Mapping, Problems, Sequence, describe, load, plain
 
 KEY = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 KEY_MAX = 40  # the database's section_key column

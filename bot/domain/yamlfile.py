@@ -1,7 +1,7 @@
 """Reading YAML files people write by hand: every value knows its line, and hostile input is refused.
 
 Both kinds of file the app reads from outside go through here, with the same caps: an
-imported postmortem (``bot.export``) and a template (``bot.template_file``). Anchors and
+imported postmortem (``bot.domain.export.yaml_in``) and a template (``bot.domain.template_file``). Anchors and
 aliases are refused outright rather than bounded ("billion laughs": nine lines of nested
 aliases expand to gigabytes), nesting is capped because composing is recursive, ``!!binary``
 and escapes that produce control characters or lone surrogates are refused, and callers

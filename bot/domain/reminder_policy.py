@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.template import OPEN, ActionStatus
+from bot.domain.template import OPEN, ActionStatus
 
 ReminderKind = Literal["due_soon", "due_today", "overdue", "escalation", "unowned"]
 

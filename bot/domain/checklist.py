@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import template as t
-from bot.document import CorrectiveAction, Postmortem, action_answers, is_blank
+from bot.domain import template as t
+from bot.domain.document import CorrectiveAction, Postmortem, action_answers, is_blank
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A postmortem template, as data: what a template file declares, once loaded (``bot.template_file``).
+"""A postmortem template, as data: what a template file declares, once loaded (``bot.domain.template_file``).
 
 Every other layer reads a ``Template``: the modal blocks, the validation models, the stored
 JSON, completeness, the checklist, the card's header and the YAML/Markdown exports. No other

@@ -26,10 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot import template as t
-from bot.catalog import builtin
+from bot.domain import template as t
+from bot.domain.catalog import builtin
 
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 INCIDENT_ID_MAX = 64
 INCIDENT_ID_MARKUP = "<>&|`"
 INCIDENT_ID_RULE = (
@@ -53,7 +52,7 @@ class YesNo(BaseModel):
 class CorrectiveAction(BaseModel):
     """One corrective action; reminders are about these.
 
-    The attributes are the action roles the app needs (``bot.template.ActionRole``): ``action``
+    The attributes are the action roles the app needs (``bot.domain.template.ActionRole``): ``action``
     is the title, ``kind`` the category. The template's other action fields are in ``extra``.
     """
 
@@ -110,11 +109,6 @@ def _valid_incident_id(value: str) -> str:
 
 
 IncidentId = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_valid_incident_id)]
-
-
-def is_user_id(value: object) -> bool:
-    """Owners are Slack users, except team names kept from an imported file."""
-    return isinstance(value, str) and bool(USER_ID.match(value))
 
 
 def _member_of(values: tuple[str, ...]) -> AfterValidator:
