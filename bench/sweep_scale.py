@@ -69,7 +69,8 @@ from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 BOT_TOKEN = "xoxb-bench-token"
 TEAM = "T0STANDIN1"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from handlers import blocks as kit
 from handlers import render
-from storage.store import ActionContext
+from storage.read_models import ActionContext
 
 DONE = "reminder_done"
 SNOOZE = "reminder_snooze"

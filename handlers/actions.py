@@ -28,7 +28,7 @@ from handlers.modals import (
 )
 from handlers.permissions import NOT_FOUND, Refused, check_may_change_action
 from handlers.views import GONE, find_postmortem, meta_for
-from storage.store import PostmortemRecord
+from storage.records import PostmortemRecord
 
 
 async def _card_postmortem(

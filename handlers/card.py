@@ -12,7 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers import blocks as kit
 from handlers import render
 from storage.card_lease import CardLeases, Lease
-from storage.store import PostmortemRecord, Store
+from storage.records import PostmortemRecord
+from storage.store import Store
 
 CARD_EDIT = "card_edit"
 CARD_CONTINUE = "card_continue"

@@ -20,7 +20,7 @@ from handlers.card import CardNotPosted, refresh_card, render_card
 from handlers.context import services
 from handlers.errors import guarded
 from handlers.modals import SectionMeta, notice_view, section_view
-from storage.store import IncidentIdTaken
+from storage.records import IncidentIdTaken
 
 log = logging.getLogger(__name__)
 

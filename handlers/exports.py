@@ -9,7 +9,7 @@ from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_out import to_yaml
 from handlers import blocks as kit
 from handlers.render import escape, headline
-from storage.store import PostmortemRecord
+from storage.records import PostmortemRecord
 
 FORMATS = {"yaml": to_yaml, "markdown": to_markdown, "md": to_markdown}
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences

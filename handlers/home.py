@@ -7,10 +7,13 @@ from datetime import date
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.checklist import checklist
+from bot.domain.owners import needs_owner
 from handlers import blocks as kit
 from handlers import render
 from handlers.action_items import item_controls, item_text
-from storage.store import ActionContext, PostmortemRecord, Store
+from storage.read_models import ActionContext
+from storage.records import PostmortemRecord
+from storage.store import Store
 
 MAX_ACTIONS = 30
 MAX_POSTMORTEMS = 10
@@ -23,7 +26,7 @@ HELP = (
 
 def _phrase(context: ActionContext, today: date) -> str:
     action = context.action
-    if not action.owner:
+    if needs_owner(action.owner):
         return ":warning: needs an owner"
     if action.due and action.due < today:
         return f":red_circle: overdue since {action.due.isoformat()}"

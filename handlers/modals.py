@@ -16,7 +16,7 @@ from handlers import blocks as kit
 from handlers import render
 from handlers.fields import input_blocks
 from handlers.metadata import Sealed
-from storage.store import PostmortemRecord, SectionSnapshot
+from storage.records import PostmortemRecord, SectionSnapshot
 
 SECTION_CALLBACK = "section"
 ACTION_FORM_CALLBACK = "action_form"

@@ -24,7 +24,8 @@ from handlers.errors import guarded
 from handlers.modals import actions_view
 from handlers.permissions import Refused, check_may_change_action, check_team
 from handlers.views import meta_for, update_card
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 MAX_ITEMS = 20  # 2 blocks per item keeps a digest under Slack's 50 blocks per message
 

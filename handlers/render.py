@@ -11,7 +11,7 @@ from bot.domain.checklist import checklist
 from bot.domain.document import CorrectiveAction, Postmortem
 from bot.domain.export.layout import checklist_number
 from bot.domain.owners import is_user_id, needs_owner
-from storage.store import PostmortemRecord
+from storage.records import PostmortemRecord
 
 STATE_ICONS = {"done": ":white_check_mark:", "partial": ":large_yellow_circle:", "empty": ":white_circle:"}
 

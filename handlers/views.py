@@ -31,7 +31,7 @@ from handlers.modals import (
     section_view,
 )
 from handlers.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
-from storage.store import Conflict, IncidentIdTaken, PostmortemRecord, SavedSection
+from storage.records import Conflict, IncidentIdTaken, PostmortemRecord, SavedSection
 
 log = logging.getLogger(__name__)
 GONE = "This postmortem no longer exists. Start a new one with `/postmortem start`."

@@ -19,7 +19,8 @@ from bot.domain.document import CorrectiveAction
 from bot.domain.reminder_policy import ReminderPolicy, plan_reminders
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 SEEDED_AT = datetime(2026, 5, 1, 0, tzinfo=UTC)  # a Friday
 ZONES = {

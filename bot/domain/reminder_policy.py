@@ -83,6 +83,12 @@ class ActionState:
     created_at: datetime
     postmortem_owner: str | None
 
+    @property
+    def needs_owner(self) -> bool:
+        """The caller's ``bot.domain.owners.needs_owner`` verdict: no owner, or one it found it cannot
+        remind (``owner_gone``: a team name, or an account Slack says is gone)."""
+        return self.owner is None or self.owner_gone
+
 
 @dataclass(frozen=True)
 class Reminder:
@@ -249,7 +255,7 @@ def _candidates(
     """Reminders the action calls for today, before the delivery window is applied."""
     if action.status != OPEN or _is_snoozed(action, now):
         return []
-    if action.owner is None or action.owner_gone:
+    if action.needs_owner:
         return _unowned(action, now, tz_of, policy)
     if action.due is None:
         return []
