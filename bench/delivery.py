@@ -61,7 +61,7 @@ from bot.ratelimit import Rate, rate_limits
 from bot.reminders.people import Directory
 from bot.reminders.sweep import METADATA_EVENT, action_state
 from bot.slackdev import SlackStandin
-from handlers.reminders import digest_message
+from handlers.builders.digest import digest_message
 from storage.db import create_engine, upgrade
 from storage.ledger import Ledger
 from storage.models import ActionRow, PostmortemRow, ReminderRow, SlackUserRow

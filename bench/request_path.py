@@ -64,8 +64,8 @@ from bot.domain import template as t
 from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
-from handlers.metadata import metadata_key
-from handlers.modals import SECTION_CALLBACK, SectionMeta, section_view
+from handlers.builders.modals import SECTION_CALLBACK, SectionMeta, section_view
+from handlers.support.metadata import metadata_key
 
 SIGNING_SECRET = "bench-signing-secret"
 KEY = metadata_key(SIGNING_SECRET)  # the product seals its modals' metadata with this key

@@ -27,7 +27,7 @@ from bot.domain import template as t
 from bot.domain.catalog import builtin
 from bot.domain.document import action_defaults
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.modals import ADD_ACTION
+from handlers.builders.modals import ADD_ACTION
 
 DEMO_CHANNEL = "C0INCIDENT"
 DEMO_SECRET = "demo-signing-secret"

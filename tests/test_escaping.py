@@ -12,7 +12,7 @@ from bot.app import create_client, create_sweeper
 from bot.config import Settings
 from bot.domain.document import CorrectiveAction, Postmortem
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import refresh_card
+from handlers.support.refresh import refresh_card
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

@@ -16,8 +16,8 @@ from bot.domain.document import CorrectiveAction
 from bot.reminders.scheduler import JOB_ID, ReminderTimer
 from bot.reminders.sweep import Sweeper, SweepReport
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
-from handlers.card import refresh_card
+from handlers.builders.action_items import DONE, OPEN, REASSIGN, SNOOZE
+from handlers.support.refresh import refresh_card
 from storage.ledger import Ledger
 from storage.store import Store
 

@@ -8,7 +8,7 @@ from bot import example
 from bot.demo import metadata, section_inputs
 from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_CONTINUE
+from handlers.builders.card import CARD_CONTINUE
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

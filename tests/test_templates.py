@@ -21,7 +21,7 @@ from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_in import from_yaml
 from bot.domain.export.yaml_out import to_yaml
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_EDIT
+from handlers.builders.card import CARD_EDIT
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
 from tests.test_cli import cli

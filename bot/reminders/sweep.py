@@ -20,7 +20,6 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,13 +35,13 @@ from bot.domain.reminder_policy import (
     plan_reminders,
 )
 from bot.reminders.people import Cached, Directory, Person
+from handlers.support.errors import UNKNOWN_OUTCOME
 from storage.due import due_actions
 from storage.ledger import RENEW_EVERY, Claim, Ledger, Seen
 from storage.read_models import ActionContext
 from storage.store import Store
 
 METADATA_EVENT = "postmortem_reminder"
-UNKNOWN_OUTCOME = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
 WORKERS = 32
 """Digests on their way at once: enough to keep chat.postMessage at its limit through the
 database round trips of each one, few enough that a card posted meanwhile does not queue long."""

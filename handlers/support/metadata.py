@@ -13,7 +13,7 @@ from typing import Self
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
-from handlers.permissions import Refused
+from handlers.support.permissions import Refused
 
 TAMPERED = "This form was changed on its way back to me, so I did not use it. Open it again from the card."
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -9,13 +10,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.modals import notice_view
-from handlers.permissions import Refused
+from handlers.builders.modals import notice_view
+from handlers.support.permissions import Refused
 
+UNKNOWN_OUTCOME = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
+"""A Slack call that failed this way may have arrived: settle it by looking, never by repeating it."""
 log = logging.getLogger("postmortem_bot.errors")
 Listener = Callable[..., Awaitable[None]]
 

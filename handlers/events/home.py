@@ -1,4 +1,4 @@
-"""Events API listeners."""
+"""App Home opened: the person's App Home, published as it is now."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import home
-from handlers.context import services
+from handlers.support.context import services
+from handlers.support.refresh import publish_home
 
 
 async def app_home_opened(
@@ -17,7 +17,7 @@ async def app_home_opened(
 ) -> None:
     if event.get("tab", "home") != "home":
         return
-    await home.publish(client, services(context).store, body["team_id"], event["user"])
+    await publish_home(client, services(context).store, body["team_id"], event["user"])
 
 
 def register(app: AsyncApp) -> None:

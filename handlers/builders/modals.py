@@ -12,10 +12,10 @@ from pydantic import Field
 
 from bot.domain import template as t
 from bot.domain.document import CorrectiveAction, action_answers, action_defaults
-from handlers import blocks as kit
-from handlers import render
-from handlers.fields import input_blocks
-from handlers.metadata import Sealed
+from handlers.builders import blocks as kit
+from handlers.builders import render
+from handlers.builders.fields import input_blocks
+from handlers.support.metadata import Sealed
 from storage.records import PostmortemRecord, SectionSnapshot
 
 SECTION_CALLBACK = "section"

@@ -14,12 +14,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import template as t
 from bot.domain.catalog import Catalog
 from bot.domain.document import INCIDENT_ID_RULE, incident_id_problem
-from bot.reminders.sweep import UNKNOWN_OUTCOME
-from handlers import exports, render
-from handlers.card import CardNotPosted, refresh_card, render_card
-from handlers.context import services
-from handlers.errors import guarded
-from handlers.modals import SectionMeta, notice_view, section_view
+from handlers.builders import exports, render
+from handlers.builders.modals import SectionMeta, notice_view, section_view
+from handlers.support.context import services
+from handlers.support.errors import UNKNOWN_OUTCOME, guarded
+from handlers.support.refresh import CardNotPosted, refresh_card, render_card
 from storage.records import IncidentIdTaken
 
 log = logging.getLogger(__name__)

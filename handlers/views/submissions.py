@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,12 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import template as t
 from bot.domain.document import SectionErrors, action_answers, validate_action, validate_section
-from bot.reminders.sweep import UNKNOWN_OUTCOME
-from handlers.card import CardNotPosted, refresh_card, render_card
-from handlers.context import Services, services
-from handlers.errors import guarded
-from handlers.fields import error_blocks, read_state
-from handlers.modals import (
+from handlers.builders.fields import error_blocks, read_state
+from handlers.builders.modals import (
     ACTION_FORM_CALLBACK,
     SECTION_CALLBACK,
     ActionFormMeta,
@@ -30,27 +25,14 @@ from handlers.modals import (
     parse_meta,
     section_view,
 )
-from handlers.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
+from handlers.support.context import Services, services
+from handlers.support.errors import UNKNOWN_OUTCOME, guarded
+from handlers.support.lookups import GONE, find_postmortem, meta_for
+from handlers.support.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
+from handlers.support.refresh import refresh_card, render_card, update_card
 from storage.records import Conflict, IncidentIdTaken, PostmortemRecord, SavedSection
 
 log = logging.getLogger(__name__)
-GONE = "This postmortem no longer exists. Start a new one with `/postmortem start`."
-
-
-async def find_postmortem(svc: Services, meta: SectionMeta, body: dict[str, Any]) -> PostmortemRecord | None:
-    """By id, or by channel for a modal opened before the postmortem row existed.
-
-    The record must be the one of the team and channel the modal was opened for, and the
-    request must come from that team: a modal's metadata never reaches another workspace's data.
-    """
-    check_team(meta.team, body)
-    if meta.postmortem is not None:
-        record = await svc.store.get(meta.postmortem)
-    else:
-        record = await svc.store.by_channel(meta.team, meta.channel)
-    if record is not None and (record.team_id, record.channel_id) != (meta.team, meta.channel):
-        raise Refused(NOT_FOUND, f"metadata of {meta.team}/{meta.channel} names postmortem {record.id}")
-    return record
 
 
 async def started_with(svc: Services, meta: SectionMeta) -> t.Template | None:
@@ -59,29 +41,6 @@ async def started_with(svc: Services, meta: SectionMeta) -> t.Template | None:
         return None
     known = svc.catalog.known(meta.template, meta.template_version)
     return known or await svc.store.stored_template(meta.template, meta.template_version)
-
-
-def meta_for(svc: Services, record: PostmortemRecord, section: t.Section, revision: int = 0) -> SectionMeta:
-    return SectionMeta(
-        team=record.team_id,
-        channel=record.channel_id,
-        section=section.key,
-        postmortem=record.id,
-        version=record.version(section.key),
-        revision=revision,
-    ).keyed(svc.metadata_key)
-
-
-async def update_card(postmortem_id: int, rendering: Awaitable[None]) -> None:
-    """After a change is stored: a card Slack did not take is logged, never reported as a failed save.
-
-    Every refresh renders the newest state, so the next one brings the card up to date.
-    """
-    try:
-        await rendering
-    except (CardNotPosted, SlackApiError, *UNKNOWN_OUTCOME) as exc:
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
-        log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
 
 
 async def _save_answers(

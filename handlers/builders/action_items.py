@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers import blocks as kit
-from handlers import render
+from handlers.builders import blocks as kit
+from handlers.builders import render
 from storage.read_models import ActionContext
 
 DONE = "reminder_done"

@@ -8,11 +8,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import exports
-from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
-from handlers.context import Services, services
-from handlers.errors import guarded
-from handlers.modals import (
+from handlers.builders import exports
+from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
+from handlers.builders.modals import (
     ADD_ACTION,
     EDIT_ACTION,
     NEXT_PAGE,
@@ -26,8 +24,10 @@ from handlers.modals import (
     parse_meta,
     section_view,
 )
-from handlers.permissions import NOT_FOUND, Refused, check_may_change_action
-from handlers.views import GONE, find_postmortem, meta_for
+from handlers.support.context import Services, services
+from handlers.support.errors import guarded
+from handlers.support.lookups import GONE, find_postmortem, meta_for
+from handlers.support.permissions import NOT_FOUND, Refused, check_may_change_action
 from storage.records import PostmortemRecord
 
 

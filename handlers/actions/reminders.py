@@ -1,4 +1,4 @@
-"""Reminder DMs: the digest message, and its buttons (also used on App Home).
+"""The reminder buttons, in DMs and on App Home.
 
 Only the action's owner or the postmortem's owner may change an action; a second click
 of the same button finds nothing left to change.
@@ -6,7 +6,7 @@ of the same button finds nothing left to change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,50 +14,17 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import template as t
-from bot.domain.reminder_policy import Digest, Reminder
-from handlers import blocks as kit
-from handlers import home, render
-from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES, item_controls, item_text
-from handlers.card import refresh_card
-from handlers.context import services
-from handlers.errors import guarded
-from handlers.modals import actions_view
-from handlers.permissions import Refused, check_may_change_action, check_team
-from handlers.views import meta_for, update_card
+from handlers.builders import blocks as kit
+from handlers.builders import render
+from handlers.builders.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES
+from handlers.builders.modals import actions_view
+from handlers.support.context import services
+from handlers.support.errors import guarded
+from handlers.support.lookups import meta_for
+from handlers.support.permissions import Refused, check_may_change_action, check_team
+from handlers.support.refresh import publish_home, refresh_card, update_card
 from storage.read_models import ActionContext
 from storage.store import Store
-
-MAX_ITEMS = 20  # 2 blocks per item keeps a digest under Slack's 50 blocks per message
-
-
-def _due_phrase(reminder: Reminder, context: ActionContext) -> str:
-    match reminder.kind:
-        case "overdue":
-            return f"{-reminder.days} day(s) overdue"
-        case "escalation":
-            return f"{render.person(context.action.owner)}'s action is {-reminder.days} day(s) overdue"
-        case "due_today":
-            return "due today"
-        case "due_soon":
-            return f"due in {reminder.days} day(s)"
-    return "has no owner who can be reminded"
-
-
-def digest_message(digest: Digest, contexts: Mapping[int, ActionContext]) -> dict[str, Any]:
-    """One DM per person per sweep, grouped: overdue, due today, due soon, needs an owner."""
-    count = len(digest.reminders)
-    blocks = [kit.section(f":alarm_clock: *{count} corrective action(s) need you.* Done already? Mark it here.")]
-    shown = 0
-    for heading, reminders in digest.sections():
-        blocks.append(kit.section(f"*{heading}*"))
-        for reminder in reminders[: MAX_ITEMS - shown]:
-            context = contexts[reminder.action_id]
-            blocks.append(kit.section(item_text(context, _due_phrase(reminder, context))))
-            blocks.append(item_controls(reminder.action_id, f"do-{reminder.action_id}-{reminder.kind}"))
-            shown += 1
-    if count > shown:
-        blocks.append(kit.context(f"+{count - shown} more in my App Home."))
-    return {"text": f"{count} corrective action(s) need you", "blocks": blocks}
 
 
 def _outcome_message(message: dict[str, Any], action_id: int, outcome: str) -> dict[str, Any]:
@@ -132,7 +99,7 @@ async def _change(
     if container.get("type") == "message":
         message = _outcome_message(body["message"], action_id, outcome)
         await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
-    await home.publish(client, svc.store, body["team"]["id"], user)
+    await publish_home(client, svc.store, body["team"]["id"], user)
     if changed:
         await update_card(found.postmortem_id, refresh_card(client, svc.store, found.postmortem_id))
 

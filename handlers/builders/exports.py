@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_out import to_yaml
-from handlers import blocks as kit
-from handlers.render import escape, headline
+from handlers.builders import blocks as kit
+from handlers.builders.render import escape, headline
 from storage.records import PostmortemRecord
 
 FORMATS = {"yaml": to_yaml, "markdown": to_markdown, "md": to_markdown}

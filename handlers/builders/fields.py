@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain import template as t
 from bot.domain.owners import is_user_id
-from handlers import blocks as kit
+from handlers.builders import blocks as kit
 
 DETAILS_SUFFIX = "__details"
 REVISION_MARK = "~"

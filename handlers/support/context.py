@@ -9,10 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.config import Settings
 from bot.domain.catalog import Catalog
 from bot.domain.clock import Clock
-from handlers.metadata import metadata_key
 from storage.store import Store
 
 _KEY = "services"
@@ -20,18 +18,14 @@ _KEY = "services"
 
 @dataclass(frozen=True)
 class Services:
-    settings: Settings
     store: Store
+    metadata_key: bytes
+    """Seals modal metadata (``handlers.support.metadata``)."""
 
     @property
     def catalog(self) -> Catalog:
         """The templates on offer, and every version met; the store reads old versions back through it."""
         return self.store.catalog
-
-    @property
-    def metadata_key(self) -> bytes:
-        secret = self.settings.slack_signing_secret or self.settings.slack_app_token or self.settings.slack_bot_token
-        return metadata_key(secret)
 
     @property
     def clock(self) -> Clock:

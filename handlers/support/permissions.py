@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import render
+from handlers.builders import render
 
 
 class Refused(Exception):

@@ -1,23 +1,23 @@
-"""The card: one message in the incident channel, edited in place on every change."""
+"""Bringing what Slack shows up to date after a change: the card in the incident channel
+(one message, edited in place on every change) and a person's App Home."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks as kit
-from handlers import render
+from handlers.builders.card import card_message
+from handlers.builders.home import MAX_POSTMORTEMS, home_view
+from handlers.support.errors import UNKNOWN_OUTCOME
 from storage.card_lease import CardLeases, Lease
 from storage.records import PostmortemRecord
 from storage.store import Store
 
-CARD_EDIT = "card_edit"
-CARD_CONTINUE = "card_continue"
-CARD_EXPORT = "card_export"
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
 METADATA_EVENT = "postmortem_card"
 HISTORY_MARGIN = timedelta(minutes=1)
@@ -29,44 +29,6 @@ log = logging.getLogger(__name__)
 
 class CardNotPosted(Exception):
     """Slack refused the card; the message says what the user can do about it."""
-
-
-def _byline(record: PostmortemRecord) -> str:
-    parts = [f"Owner {render.person(record.owner)}"]
-    if record.last_edited_by:
-        parts.append(f"last edit by <@{record.last_edited_by}> {render.when(record.last_edited_at)}")
-    return " \u00b7 ".join(parts)
-
-
-def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
-    counts = render.action_counts(record.doc, today, record.gone)
-    blocks = [
-        kit.header(render.truncate(render.headline(record), 150)),
-        kit.context(_byline(record)),
-        kit.section(render.sections_done(record)),
-    ]
-    blocks += [
-        kit.section(
-            render.section_line(record, s),
-            block_id=f"section-{s.key}",
-            accessory=kit.button("Edit", CARD_EDIT, value=s.key),
-        )
-        for s in record.template.sections
-    ]
-    blocks += [
-        kit.divider(),
-        kit.section(render.checklist_text(record.doc)),
-        kit.section(f"*Corrective actions:* {counts.text()}"),
-        kit.actions(
-            kit.button("Continue", CARD_CONTINUE, style="primary", value=str(record.id)),
-            kit.button("Export", CARD_EXPORT, value=str(record.id)),
-        ),
-    ]
-    return blocks
-
-
-def _message(record: PostmortemRecord, today: date) -> dict[str, Any]:
-    return {"text": render.escape(render.headline(record)), "blocks": card_blocks(record, today)}
 
 
 async def refresh_card(client: AsyncWebClient, store: Store, postmortem_id: int) -> None:
@@ -101,7 +63,7 @@ async def _render_card(
     client: AsyncWebClient, store: Store, leases: CardLeases, lease: Lease, record: PostmortemRecord
 ) -> str | None:
     """Edit the card, or post it; the ts of a card this posted, for the lease's release to record."""
-    message = _message(record, store.clock.now().date())
+    message = card_message(record, store.clock.now().date())
     ts = record.card_ts or await _posted_before(client, store, record)
     if ts:
         await client.chat_update(channel=record.channel_id, ts=ts, **message)
@@ -154,3 +116,22 @@ def _is_card_of(message: dict[str, Any], postmortem_id: int) -> bool:
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
     return metadata.get("event_type") == METADATA_EVENT and payload.get("postmortem_id") == postmortem_id
+
+
+async def update_card(postmortem_id: int, rendering: Awaitable[None]) -> None:
+    """After a change is stored: a card Slack did not take is logged, never reported as a failed save.
+
+    Every refresh renders the newest state, so the next one brings the card up to date.
+    """
+    try:
+        await rendering
+    except (CardNotPosted, SlackApiError, *UNKNOWN_OUTCOME) as exc:
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
+        log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
+
+
+async def publish_home(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:
+    """A person's App Home as it is now."""
+    actions = await store.open_actions_for(team_id, user_id)
+    postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
+    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, store.clock.now().date()))

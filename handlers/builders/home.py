@@ -1,19 +1,16 @@
-"""App Home: my corrective actions (with the reminder buttons) and my postmortems."""
+"""App Home's view: my corrective actions (with the reminder buttons) and my postmortems."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.domain.checklist import checklist
 from bot.domain.owners import needs_owner
-from handlers import blocks as kit
-from handlers import render
-from handlers.action_items import item_controls, item_text
+from handlers.builders import blocks as kit
+from handlers.builders import render
+from handlers.builders.action_items import item_controls, item_text
 from storage.read_models import ActionContext
 from storage.records import PostmortemRecord
-from storage.store import Store
 
 MAX_ACTIONS = 30
 MAX_POSTMORTEMS = 10
@@ -64,9 +61,3 @@ def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord],
         blocks.append(kit.section("_None yet._"))
     blocks += [kit.divider(), kit.context(HELP)]
     return kit.home(blocks)
-
-
-async def publish(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:
-    actions = await store.open_actions_for(team_id, user_id)
-    postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
-    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, store.clock.now().date()))
