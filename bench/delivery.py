@@ -53,15 +53,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, func, select
 
 from bot.app import create_client, create_sweeper
-from bot.clock import FixedClock
 from bot.config import Settings
-from bot.document import is_user_id
+from bot.domain.clock import FixedClock
+from bot.domain.owners import is_user_id
+from bot.domain.reminder_policy import group_digests, plan_reminders
 from bot.ratelimit import Rate, rate_limits
 from bot.reminders.people import Directory
-from bot.reminders.policy import group_digests, plan_reminders
 from bot.reminders.sweep import METADATA_EVENT, action_state
 from bot.slackdev import SlackStandin
-from handlers.reminders import digest_message
+from handlers.builders.digest import digest_message
 from storage.db import create_engine, upgrade
 from storage.ledger import Ledger
 from storage.models import ActionRow, PostmortemRow, ReminderRow, SlackUserRow

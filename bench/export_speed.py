@@ -19,8 +19,9 @@ import yaml
 from provenance import code_version
 
 from bot import example
-from bot.document import CorrectiveAction, Postmortem, validate_section
-from bot.export import DUMPER, to_markdown, to_yaml, yaml_dumper
+from bot.domain.document import CorrectiveAction, Postmortem, validate_section
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_out import DUMPER, to_yaml, yaml_dumper
 
 
 def postmortem(actions: int) -> Postmortem:

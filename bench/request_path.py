@@ -65,13 +65,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import event
 
 from bot import example
-from bot import template as t
-from bot.catalog import builtin
 from bot.demo import section_inputs
+from bot.domain import template as t
+from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
-from handlers.metadata import metadata_key
-from handlers.modals import SECTION_CALLBACK, SectionMeta, section_view
+from handlers.builders.modals import SECTION_CALLBACK, SectionMeta, section_view
+from handlers.support.metadata import metadata_key
 
 SIGNING_SECRET = "bench-signing-secret"
 KEY = metadata_key(SIGNING_SECRET)  # the product seals its modals' metadata with this key

@@ -58,17 +58,19 @@ from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_sweeper
-from bot.catalog import builtin
-from bot.clock import FixedClock
 from bot.config import Settings
-from bot.document import CorrectiveAction, is_user_id
+from bot.domain.catalog import builtin
+from bot.domain.clock import FixedClock
+from bot.domain.document import CorrectiveAction
+from bot.domain.owners import is_user_id
+from bot.domain.reminder_policy import Reminder, plan_reminders
 from bot.reminders.people import Person
-from bot.reminders.policy import Reminder, plan_reminders
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 BOT_TOKEN = "xoxb-bench-token"
 TEAM = "T0STANDIN1"

@@ -14,8 +14,9 @@ from bot.ratelimit import Limiter, PacedWebClient
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
-from handlers.context import Services
-from handlers.reminders import digest_message
+from handlers.builders.digest import digest_message
+from handlers.support.context import Services
+from handlers.support.metadata import metadata_key
 from storage.db import ping
 from storage.store import Store
 
@@ -58,7 +59,8 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         request_verification_enabled=not settings.socket_mode,
         logger=BOLT_LOG,
     )
-    handlers.register(app, Services(settings=settings, store=store))
+    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
+    handlers.register(app, Services(store=store, metadata_key=metadata_key(secret)))
     return app
 
 

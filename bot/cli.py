@@ -21,12 +21,14 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 
-from bot.catalog import Catalog, read_template
-from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
-from bot.export import IMPORT_LIMIT, ImportFileError, from_yaml, named_template, to_markdown, to_yaml
-from bot.template import Template
-from bot.yamlfile import FileProblems, read_capped
+from bot.domain.catalog import Catalog, read_template
+from bot.domain.clock import Clock, FixedClock
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_in import IMPORT_LIMIT, ImportFileError, from_yaml, named_template
+from bot.domain.export.yaml_out import to_yaml
+from bot.domain.template import Template
+from bot.domain.yamlfile import FileProblems, read_capped
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 

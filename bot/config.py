@@ -11,9 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.catalog import DEFAULT_TEMPLATE, Catalog, CatalogProblems, load_catalog
+from bot.domain.catalog import DEFAULT_TEMPLATE, Catalog, CatalogProblems, load_catalog
+from bot.domain.reminder_policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
-from bot.reminders.policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 
 
 class ConfigError(Exception):

@@ -22,12 +22,12 @@ from typing import Any
 from aiohttp import web
 
 from bot import example
-from bot import template as t
-from bot.catalog import builtin
 from bot.config import Settings
-from bot.document import action_defaults
+from bot.domain import template as t
+from bot.domain.catalog import builtin
+from bot.domain.document import action_defaults
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.modals import ADD_ACTION
+from handlers.builders.modals import ADD_ACTION
 
 DEMO_CHANNEL = "C0INCIDENT"
 DEMO_SECRET = "demo-signing-secret"

@@ -1,8 +1,11 @@
-"""Everything Slack-facing, one module per surface, each with ``register(app)``."""
+"""Everything Slack-facing: one package of listeners per surface (commands, actions, views,
+events), each with ``register(app)``; the Block Kit builders apart from them (``builders``,
+which never register anything); and the plumbing listeners share (``support``)."""
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, context, errors, events, reminders, views
+from handlers import actions, commands, events, views
+from handlers.support import context, errors
 
 
 def register(app: AsyncApp, services: context.Services) -> None:
@@ -11,5 +14,4 @@ def register(app: AsyncApp, services: context.Services) -> None:
     commands.register(app)
     actions.register(app)
     views.register(app)
-    reminders.register(app)
     events.register(app)

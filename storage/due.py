@@ -4,8 +4,8 @@ A sweep runs every few minutes on every replica, while most open actions are due
 ahead, owned by someone who is still here: reading them all made a sweep cost every
 action ever stored. One query instead picks the ids from three index reads: open
 actions due by ``due_by`` (due soon, due today, overdue), open actions nobody can be
-reminded of by name (``NO_USER_OWNER``), and open actions of owners Slack reported
-gone. What it finds is a superset of what reminds: the policy decides, and a row read in
+reminded of by name and open actions of owners Slack reported gone (the two arms of
+``storage.owners.needs_owner``). What it finds is a superset of what reminds: the policy decides, and a row read in
 vain costs little, a row missed would be a silent miss.
 
 The rows are then read by primary key, a batch at a time, snoozed ones left out. In one
@@ -20,27 +20,29 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, select, text, union_all
+from sqlalchemy import CompoundSelect, Select, select, union_all
 
-from bot.template import OPEN
-from storage.models import NO_USER_OWNER, ActionRow, PostmortemRow, SlackUserRow
-from storage.store import ACTION_CONTEXT_COLUMNS, ActionContext, Store, action_context
+from bot.domain.template import OPEN
+from storage.models import ActionRow, PostmortemRow
+from storage.owners import needs_owner
+from storage.people import DEPARTED
+from storage.read_models import ACTION_CONTEXT_COLUMNS, ActionContext, action_context
+from storage.store import Store
 
 BATCH = 1_000
 """Rows read and turned into contexts between two returns to the event loop."""
 
 _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
-_people = SlackUserRow.__table__.c
 
 
 def _due_ids(due_by: date) -> CompoundSelect[Any]:
     is_open = _actions.status == OPEN
-    departed = select(_people.user_id).where(_people.gone)
+    no_user, departed = needs_owner(_actions.owner, DEPARTED)
     return union_all(
         select(_actions.id).where(is_open, _actions.due <= due_by),
-        select(_actions.id).where(is_open, text(NO_USER_OWNER)),
-        select(_actions.id).where(_actions.owner.in_(departed), is_open),
+        select(_actions.id).where(is_open, no_user),
+        select(_actions.id).where(departed, is_open),
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.reminders.policy import Reminder
+from bot.domain.reminder_policy import Reminder
 from storage.models import ReminderRow
 from storage.store import Store
 

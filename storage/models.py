@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage.owners import NO_USER_OWNER
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite has no time zones of its own)."""
@@ -92,15 +94,6 @@ class SectionAnswerRow(Base):
     updated_at: Mapped[datetime]
 
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
-
-
-NO_USER_OWNER = (
-    "(owner IS NULL OR length(owner) < 3 OR substr(owner, 1, 1) NOT IN ('U', 'W')"
-    " OR trim(substr(owner, 2), '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') <> '')"
-)
-"""No owner, or one that is no Slack user id (``^[UW][A-Z0-9]{2,}$``: a team name from an imported
-file), in plain SQL both databases can index; a query repeats it word for word, as a partial index
-serves only the queries that state its condition."""
 
 
 class ActionRow(Base):

@@ -12,9 +12,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import EVENTS_PATH, create_app, create_web_app
-from bot.clock import FixedClock
 from bot.config import Settings
 from bot.demo import listeners_finished
+from bot.domain.clock import FixedClock
 from bot.slackdev import SlackDriver, SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import Base

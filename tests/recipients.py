@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackStandin
 from storage.models import SlackUserRow
 from storage.store import Store

@@ -6,11 +6,11 @@ import asyncio
 import json
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, section_inputs
+from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_EDIT
-from handlers.modals import ADD_ACTION
+from handlers.builders.card import CARD_EDIT
+from handlers.builders.modals import ADD_ACTION
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

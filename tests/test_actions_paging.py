@@ -7,10 +7,10 @@ from datetime import date
 
 from bot import example
 from bot.demo import Walkthrough, metadata
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_EDIT
-from handlers.modals import ADD_ACTION, EDIT_ACTION, NEXT_PAGE, PREVIOUS_PAGE
+from handlers.builders.card import CARD_EDIT
+from handlers.builders.modals import ADD_ACTION, EDIT_ACTION, NEXT_PAGE, PREVIOUS_PAGE
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

@@ -7,12 +7,12 @@ import json
 
 from bot import example
 from bot.app import create_client
-from bot.catalog import builtin
 from bot.config import Settings
 from bot.demo import Walkthrough
-from bot.document import validate_section
+from bot.domain.catalog import builtin
+from bot.domain.document import validate_section
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import refresh_card
+from handlers.support.refresh import refresh_card
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

@@ -9,7 +9,7 @@ import pytest
 from bot import example
 from bot.demo import Walkthrough
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import METADATA_EVENT
+from handlers.support.refresh import METADATA_EVENT
 from storage.card_lease import CardLeases
 from storage.store import Store
 

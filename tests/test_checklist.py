@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot import example
-from bot.checklist import ChecklistItem, checklist
-from bot.document import CorrectiveAction, Postmortem
+from bot.domain.checklist import ChecklistItem, checklist
+from bot.domain.document import CorrectiveAction, Postmortem
 
 QUESTIONS = {
     "incident_id": "Does the postmortem include a precise incident_id?",

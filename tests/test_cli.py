@@ -23,9 +23,9 @@ import yaml
 
 from bot import example
 from bot.app import HEALTH_PATH
-from bot.catalog import builtin
-from bot.document import CorrectiveAction, validate_section
-from bot.export import MAX_IMPORT_BYTES, from_yaml
+from bot.domain.catalog import builtin
+from bot.domain.document import CorrectiveAction, validate_section
+from bot.domain.export.yaml_in import MAX_IMPORT_BYTES, from_yaml
 from bot.slackdev import SlackStandin
 from storage.store import Store
 

@@ -9,9 +9,9 @@ import pytest
 
 from bot.app import create_client, create_sweeper
 from bot.config import Settings
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
+from bot.domain.reminder_policy import Reminder, plan_reminders
 from bot.ratelimit import parse_rate_limits
-from bot.reminders.policy import Reminder, plan_reminders
 from bot.reminders.sweep import action_state
 from bot.slackdev import SlackStandin
 from storage.ledger import Ledger

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from bot.export import from_yaml
+from bot.domain.export.yaml_in import from_yaml
 
 RUNS = 10
 """Demos started at once: on a machine this busy, a card printed too early showed up in most runs."""

@@ -10,9 +10,9 @@ from typing import Any
 from bot import example
 from bot.app import create_client, create_sweeper
 from bot.config import Settings
-from bot.document import CorrectiveAction, Postmortem
+from bot.domain.document import CorrectiveAction, Postmortem
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import refresh_card
+from handlers.support.refresh import refresh_card
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

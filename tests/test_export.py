@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.document import CorrectiveAction, Postmortem, validate_action, validate_section
-from bot.export import ImportFileError, from_yaml, to_markdown, to_yaml, yaml_dumper
+from bot.domain.document import CorrectiveAction, Postmortem, validate_action, validate_section
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_in import ImportFileError, from_yaml
+from bot.domain.export.yaml_out import to_yaml, yaml_dumper
 
 SECTION_11_KEYS = [
     "incident_id",

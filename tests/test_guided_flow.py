@@ -8,12 +8,12 @@ import aiohttp
 import pytest
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
+from bot.domain.catalog import builtin
 from bot.slackdev import Signing, SlackDriver, SlackStandin
-from handlers.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
-from handlers.metadata import metadata_key
-from handlers.modals import EDIT_ACTION, USE_THEIRS, SectionMeta
+from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
+from handlers.builders.modals import EDIT_ACTION, USE_THEIRS, SectionMeta
+from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, section_inputs
-from bot.document import INCIDENT_ID_MAX, incident_id_problem
+from bot.domain.catalog import builtin
+from bot.domain.document import INCIDENT_ID_MAX, incident_id_problem
 from bot.slackdev import SlackDriver, SlackStandin
 from storage.store import Store
 

@@ -6,14 +6,14 @@ import json
 from typing import Any
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import Walkthrough, metadata, section_inputs
-from bot.document import CorrectiveAction
+from bot.domain.catalog import builtin
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.action_items import DONE
-from handlers.card import CARD_EDIT
-from handlers.metadata import metadata_key
-from handlers.modals import EDIT_ACTION, SectionMeta
+from handlers.builders.action_items import DONE
+from handlers.builders.card import CARD_EDIT
+from handlers.builders.modals import EDIT_ACTION, SectionMeta
+from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
 

@@ -13,9 +13,9 @@ import pytest
 
 from bot.app import create_sweeper
 from bot.config import Settings
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.action_items import DONE, REASSIGN, SNOOZE
+from handlers.builders.action_items import DONE, REASSIGN, SNOOZE
 from storage.store import Store
 
 ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"

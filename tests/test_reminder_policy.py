@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.policy import (
+from bot.domain.reminder_policy import (
     ActionState,
     Digest,
     Reminder,

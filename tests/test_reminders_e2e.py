@@ -12,12 +12,12 @@ import pytest
 
 from bot.app import create_sweeper
 from bot.config import Settings
-from bot.document import CorrectiveAction
+from bot.domain.document import CorrectiveAction
 from bot.reminders.scheduler import JOB_ID, ReminderTimer
 from bot.reminders.sweep import Sweeper, SweepReport
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.action_items import DONE, OPEN, REASSIGN, SNOOZE
-from handlers.card import refresh_card
+from handlers.builders.action_items import DONE, OPEN, REASSIGN, SNOOZE
+from handlers.support.refresh import refresh_card
 from storage.ledger import Ledger
 from storage.store import Store
 
@@ -158,7 +158,7 @@ async def test_an_unknown_outcome_missing_from_the_history_is_sent(
 
 
 async def _plan(sweeper: Sweeper, now: datetime) -> list:
-    from bot.reminders.policy import plan_reminders
+    from bot.domain.reminder_policy import plan_reminders
     from bot.reminders.sweep import action_state
 
     contexts = await sweeper.due_contexts(now)

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.app import create_sweeper
-from bot.clock import SystemClock
 from bot.config import Settings
-from bot.document import CorrectiveAction
+from bot.domain.clock import SystemClock
+from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackStandin
 from storage.ledger import Ledger
 from storage.store import Store

@@ -17,11 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
-from bot.catalog import default_catalog
 from bot.config import Settings
 from bot.demo import metadata
+from bot.domain.catalog import default_catalog
 from bot.slackdev import ACK_DEADLINE_SECONDS, SlackStandin
-from handlers.commands import NOT_IN_DM, help_text
+from handlers.commands.postmortem import NOT_IN_DM, help_text
 from storage.store import Store
 
 pytestmark = pytest.mark.filterwarnings("error")

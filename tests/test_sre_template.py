@@ -13,10 +13,12 @@ from datetime import UTC, date, datetime
 import yaml
 
 from bot.app import create_sweeper
-from bot.catalog import default_catalog
 from bot.config import Settings
 from bot.demo import Walkthrough
-from bot.export import from_yaml, to_markdown, to_yaml
+from bot.domain.catalog import default_catalog
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_in import from_yaml
+from bot.domain.export.yaml_out import to_yaml
 from bot.slackdev import SlackDriver, SlackStandin
 from storage.store import Store
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot import example
-from bot.catalog import builtin
 from bot.demo import metadata, section_inputs
+from bot.domain.catalog import builtin
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_CONTINUE
+from handlers.builders.card import CARD_CONTINUE
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"

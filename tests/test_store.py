@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot.catalog import builtin
-from bot.clock import FixedClock
-from bot.document import CorrectiveAction, validate_section
+from bot.domain.catalog import builtin
+from bot.domain.clock import FixedClock
+from bot.domain.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
 from storage.card_lease import LEASE_FOR, CardLeases
 from storage.ledger import Ledger
-from storage.store import Conflict, IncidentIdTaken, SavedSection, Store
+from storage.records import Conflict, IncidentIdTaken, SavedSection
+from storage.store import Store
 
 
 async def test_concurrent_starts_create_one_postmortem(store: Store) -> None:

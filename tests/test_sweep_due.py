@@ -12,14 +12,15 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.app import create_sweeper
-from bot.catalog import builtin
-from bot.clock import FixedClock
 from bot.config import Settings
-from bot.document import CorrectiveAction
-from bot.reminders.policy import ReminderPolicy, plan_reminders
+from bot.domain.catalog import builtin
+from bot.domain.clock import FixedClock
+from bot.domain.document import CorrectiveAction
+from bot.domain.reminder_policy import ReminderPolicy, plan_reminders
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 SEEDED_AT = datetime(2026, 5, 1, 0, tzinfo=UTC)  # a Friday
 ZONES = {

@@ -14,19 +14,21 @@ from aiohttp import web
 
 from bot import example
 from bot.app import EVENTS_PATH, create_app, create_web_app
-from bot.catalog import CatalogProblems, builtin, load_catalog
 from bot.config import Settings
 from bot.demo import Walkthrough, section_inputs
-from bot.export import from_yaml, to_markdown, to_yaml
+from bot.domain.catalog import CatalogProblems, builtin, load_catalog
+from bot.domain.export.markdown import to_markdown
+from bot.domain.export.yaml_in import from_yaml
+from bot.domain.export.yaml_out import to_yaml
 from bot.slackdev import SlackDriver, SlackStandin
-from handlers.card import CARD_EDIT
+from handlers.builders.card import CARD_EDIT
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
 from tests.test_cli import cli
 
 CHANNEL, LATER_CHANNEL = "C0INCIDENT", "C0LATER01"
 ALICE = example.OWNER
-SHIPPED = Path(__file__).parent.parent / "bot" / "templates" / "agent-systems.yml"
+SHIPPED = Path(__file__).parent.parent / "bot" / "domain" / "templates" / "agent-systems.yml"
 ROLLOUT_WAVE = "      - {key: rollout_wave,"
 REGION = "      - {key: region, label: Region, kind: short_text, required: true}\n"
 

@@ -16,15 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from storage.models import SlackUserRow
 from storage.store import Store
 
 CACHE_FOR = timedelta(hours=12)
 GONE_ERRORS = ("user_not_found", "account_inactive")
-_BATCH = 5_000
 log = logging.getLogger(__name__)
 
 
@@ -52,20 +48,14 @@ class Cached:
 
 class Directory:
     def __init__(self, store: Store, client: AsyncWebClient) -> None:
-        self.sessions = store.sessions
-        self.clock = store.clock
+        self.store = store
         self.client = client
 
     async def cached(self, user_ids: Iterable[str]) -> dict[str, Cached]:
         """The kept answers about these people, fresh or not: no call to Slack."""
-        wanted = sorted(set(user_ids))
-        rows: list[SlackUserRow] = []
-        async with self.sessions() as session:
-            for start in range(0, len(wanted), _BATCH):  # PostgreSQL's driver takes 32,767 parameters at most
-                batch = wanted[start : start + _BATCH]
-                rows += (await session.scalars(select(SlackUserRow).where(SlackUserRow.user_id.in_(batch)))).all()
-        fresh_after = self.clock.now() - CACHE_FOR
-        return {r.user_id: Cached(Person(r.user_id, r.tz, r.gone), r.fetched_at > fresh_after) for r in rows}
+        kept = await self.store.kept_answers(user_ids)
+        fresh_after = self.store.clock.now() - CACHE_FOR
+        return {k.user_id: Cached(Person(k.user_id, k.tz, k.gone), k.fetched_at > fresh_after) for k in kept}
 
     async def ask(self, user_id: str) -> Person | None:
         """Slack's answer now (kept for the next ``CACHE_FOR``), or None when Slack gave none."""
@@ -81,11 +71,5 @@ class Directory:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             log.warning("users.info %s unreachable: %s", user_id, exc)
             return None
-        try:
-            async with self.sessions.begin() as session:
-                await session.merge(
-                    SlackUserRow(user_id=user_id, tz=person.tz, gone=person.gone, fetched_at=self.clock.now())
-                )
-        except IntegrityError:
-            pass  # another replica cached the same answer at the same moment
+        await self.store.keep_answer(user_id, person.tz, person.gone)
         return person

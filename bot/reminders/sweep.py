@@ -20,14 +20,12 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.document import is_user_id
-from bot.reminders.people import Cached, Directory, Person
-from bot.reminders.policy import (
+from bot.domain.owners import is_user_id, needs_owner
+from bot.domain.reminder_policy import (
     ActionState,
     Digest,
     Reminder,
@@ -36,12 +34,14 @@ from bot.reminders.policy import (
     group_digests,
     plan_reminders,
 )
+from bot.reminders.people import Cached, Directory, Person
+from handlers.support.errors import UNKNOWN_OUTCOME
 from storage.due import due_actions
 from storage.ledger import RENEW_EVERY, Claim, Ledger, Seen
-from storage.store import ActionContext, Store
+from storage.read_models import ActionContext
+from storage.store import Store
 
 METADATA_EVENT = "postmortem_reminder"
-UNKNOWN_OUTCOME = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
 WORKERS = 32
 """Digests on their way at once: enough to keep chat.postMessage at its limit through the
 database round trips of each one, few enough that a card posted meanwhile does not queue long."""
@@ -71,9 +71,20 @@ class SweepReport:
         )
 
 
+@dataclass(frozen=True)
+class _Gone:
+    """The people Slack reported gone, as ``needs_owner`` asks about them."""
+
+    people: Mapping[str, Person]
+
+    def __contains__(self, user: object) -> bool:
+        person = self.people.get(user) if isinstance(user, str) else None
+        return person is not None and person.gone
+
+
 def _live(user: str | None, people: Mapping[str, Person]) -> bool:
-    """A person we can DM: a Slack user id whose account Slack did not report gone."""
-    return is_user_id(user) and not (user in people and people[user].gone)
+    """A person we can DM: one who would not leave an action needing an owner."""
+    return not needs_owner(user, _Gone(people))
 
 
 def action_state(context: ActionContext, people: Mapping[str, Person]) -> ActionState:

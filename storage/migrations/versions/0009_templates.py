@@ -1,7 +1,7 @@
 """templates as data: every template version used, each postmortem's template, action fields beyond the roles
 
 Postmortems started before this migration were started with the built-in template, which
-is from now on the file ``bot/templates/agent-systems.yml``: they are bound to that file's
+is from now on the file ``bot/domain/templates/agent-systems.yml``: they are bound to that file's
 version as this release ships it, and its text is stored like any other version's.
 A corrective action's ``artifact`` column becomes a field of ``extra``, where every action
 field of a template goes that is not one of the columns the reminders need.
@@ -28,7 +28,7 @@ VERSION_CHARS = 12
 
 
 def _builtin() -> tuple[str, str]:
-    text = files("bot").joinpath(f"templates/{BUILTIN}.yml").read_text(encoding="utf-8")
+    text = files("bot.domain").joinpath(f"templates/{BUILTIN}.yml").read_text(encoding="utf-8")
     return text, hashlib.sha256(text.encode()).hexdigest()[:VERSION_CHARS]
 
 

@@ -1,0 +1,99 @@
+"""The Markdown export: every section as a readable document, then the YAML file and the checklist."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from bot.domain import template as t
+from bot.domain.checklist import ChecklistItem, checklist
+from bot.domain.document import CorrectiveAction, Postmortem, action_answers, is_blank
+from bot.domain.export.layout import LIST_KINDS, checklist_number
+from bot.domain.export.yaml_out import to_yaml
+from bot.domain.owners import is_user_id
+
+YAML_TITLE = "YAML"
+NOT_ANSWERED = "_not answered_"
+
+
+def _md_user(value: str) -> str:
+    """Slack renders ``<@U…>`` as a mention; a team name kept from an import stays plain."""
+    return f"<@{value}>" if is_user_id(value) else value
+
+
+def _md_value(kind: t.Kind, value: Any) -> str:
+    """One answer as inline Markdown (lists are handled by the caller)."""
+    if kind is t.Kind.USER and isinstance(value, str):
+        return _md_user(value)
+    if kind is t.Kind.YES_NO and isinstance(value, dict):
+        label = t.YES_NO_LABELS.get(value.get("answer"), str(value.get("answer")))
+        return f"{label} — {value['details']}" if value.get("details") else label
+    if kind is t.Kind.DATETIME and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M %Z").strip()
+        except ValueError:
+            return value
+    if kind is t.Kind.USERS and isinstance(value, list):
+        return ", ".join(_md_user(v) for v in value)
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _md_field(f: t.Field, value: Any) -> str:
+    label = f"**{f.label}:**"
+    if is_blank(value):
+        return f"{label} {NOT_ANSWERED}"
+    if f.kind in LIST_KINDS:
+        return label + "\n\n" + "\n".join(f"- {_md_user(v) if f.kind is t.Kind.USERS else v}" for v in value)
+    text = _md_value(f.kind, value)
+    return f"{label}\n\n{text}" if "\n" in text else f"{label} {text}"
+
+
+def _md_cell(text: str) -> str:
+    """A table cell holds one line, and a ``|`` would start a new column."""
+    return " ".join(text.split()).replace("|", "\\|") or "—"
+
+
+def _md_actions(template: t.Template, actions: list[CorrectiveAction]) -> str:
+    if not actions:
+        return NOT_ANSWERED
+    columns = [f for f in template.action_fields if f.column]
+    header = "| " + " | ".join(f.column for f in columns) + " |"
+    rows = [header, "|" + " --- |" * len(columns)]
+    status = template.action_key(t.ActionRole.STATUS)
+    for action in actions:
+        answers = action_answers(template, action)
+        cells = []
+        for f in columns:
+            value = answers[f.key]
+            text = "" if is_blank(value) else _md_value(f.kind, value)
+            if f.key == status and action.status_reason:
+                text += f" ({action.status_reason})"
+            cells.append(_md_cell(text))
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _md_checklist(items: list[ChecklistItem]) -> str:
+    """Every item is an explicit yes or an explicit **no**, as section 12 asks."""
+    return "\n".join(
+        f"- [x] {item.question} — yes" if item.ok else f"- [ ] {item.question} — **no** ({item.missing})"
+        for item in items
+    )
+
+
+def to_markdown(pm: Postmortem) -> str:
+    """Every section as a readable document, then the YAML export and the checklist."""
+    template = pm.template
+    incident_id = template.role(t.Role.INCIDENT_ID)
+    title = (pm.value(incident_id.section, incident_id.field) if incident_id else None) or pm.incident_id
+    blocks = [f"# Postmortem · {title or '(no incident_id yet)'}"]
+    for section in template.sections:
+        blocks.append(f"## {section.number}. {section.title}")
+        if section.is_action_list:
+            blocks.append(_md_actions(template, pm.actions))
+        else:
+            blocks.extend(_md_field(f, pm.value(section.key, f.key)) for f in section.fields)
+    number = checklist_number(template)
+    blocks += [f"## {number - 1}. {YAML_TITLE}", f"```yaml\n{to_yaml(pm)}```"]
+    blocks += [f"## {number}. {template.checklist_title}", _md_checklist(checklist(pm))]
+    return "\n\n".join(blocks) + "\n"

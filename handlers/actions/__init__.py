@@ -1,0 +1,10 @@
+"""block_actions: the card's and the modals' buttons, and the reminder buttons of DMs and App Home."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.actions import postmortem, reminders
+
+
+def register(app: AsyncApp) -> None:
+    postmortem.register(app)
+    reminders.register(app)

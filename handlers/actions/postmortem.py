@@ -1,0 +1,155 @@
+"""block_actions: the card's buttons and the buttons inside modals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.builders import exports
+from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
+from handlers.builders.modals import (
+    ADD_ACTION,
+    EDIT_ACTION,
+    NEXT_PAGE,
+    PREVIOUS_PAGE,
+    USE_THEIRS,
+    ActionFormMeta,
+    SectionMeta,
+    action_form,
+    actions_view,
+    finished_view,
+    parse_meta,
+    section_view,
+)
+from handlers.support.context import Services, services
+from handlers.support.errors import guarded
+from handlers.support.lookups import GONE, find_postmortem, meta_for
+from handlers.support.permissions import NOT_FOUND, Refused, check_may_change_action
+from storage.records import PostmortemRecord
+
+
+async def _card_postmortem(
+    body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> PostmortemRecord | None:
+    """The postmortem of the card's channel; a card outliving its postmortem says so."""
+    record = await services(context).store.by_channel(body["team"]["id"], body["channel"]["id"])
+    if record is None:
+        await respond(text=GONE, response_type="ephemeral", replace_original=False)
+    return record
+
+
+async def edit_section(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+) -> None:
+    await ack()
+    record = await _card_postmortem(body, context, respond)
+    if record is None:
+        return
+    section = record.template.section(action["value"])
+    svc = services(context)
+    view = section_view(record.template, section, record, meta_for(svc, record, section))
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def continue_postmortem(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """Opens the first section that is not done yet, or the summary when all are."""
+    await ack()
+    record = await _card_postmortem(body, context, respond)
+    if record is None:
+        return
+    section = next((s for s in record.template.sections if record.doc.state(s) != "done"), None)
+    if section is None:
+        view = finished_view(record)
+    else:
+        svc = services(context)
+        view = section_view(record.template, section, record, meta_for(svc, record, section))
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def export_from_card(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    await ack()
+    record = await _card_postmortem(body, context, respond)
+    if record is None:
+        return
+    await respond(**await exports.export_message(record, "yaml"), replace_original=False)
+
+
+async def _modal_postmortem(svc: Services, body: dict[str, Any]) -> tuple[SectionMeta, PostmortemRecord | None]:
+    """The section modal a button was pressed in: its sealed metadata, and the postmortem it is of."""
+    meta = parse_meta(body["view"]["private_metadata"], SectionMeta, svc.metadata_key)
+    return meta, await find_postmortem(svc, meta, body)
+
+
+async def use_theirs(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """Reload the section with what a colleague saved; the user's own text is discarded by choice."""
+    await ack()
+    svc = services(context)
+    view = body["view"]
+    meta, record = await _modal_postmortem(svc, body)
+    if record is None:
+        return
+    section = record.template.section(meta.section)
+    fresh = meta_for(svc, record, section, revision=meta.revision + 1)
+    await client.views_update(
+        view_id=view["id"], hash=view["hash"], view=section_view(record.template, section, record, fresh)
+    )
+
+
+async def open_action_form(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    svc = services(context)
+    _, record = await _modal_postmortem(svc, body)
+    if record is None:
+        return
+    action_id = int(action["value"]) if action["action_id"] == EDIT_ACTION else None
+    existing = next((a for a in record.doc.actions if a.id == action_id), None)
+    if action_id is not None:
+        if existing is None:
+            raise Refused(NOT_FOUND, f"action {action_id} is not in postmortem {record.id}")
+        check_may_change_action(body["user"]["id"], existing.owner, record.owner)
+    form_meta = ActionFormMeta(postmortem=record.id, action=action_id, parent_view=body["view"]["id"])
+    form_meta.keyed(svc.metadata_key)
+    await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, record.template))
+
+
+async def turn_page(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Previous and Next under section 8's list: the same modal, showing the page before or after.
+
+    No ``hash``: every update of this view renders the stored actions, so the last one is right.
+    """
+    await ack()
+    svc = services(context)
+    view = body["view"]
+    meta, record = await _modal_postmortem(svc, body)
+    if record is None:
+        return
+    page = max(0, (meta.page or 0) + (1 if action["action_id"] == NEXT_PAGE else -1))
+    fresh = meta_for(svc, record, record.template.actions_section).model_copy(update={"page": page})
+    await client.views_update(view_id=view["id"], view=actions_view(record.template, record, fresh))
+
+
+def register(app: AsyncApp) -> None:
+    app.action(CARD_EDIT)(guarded(edit_section))
+    app.action(CARD_CONTINUE)(guarded(continue_postmortem))
+    app.action(CARD_EXPORT)(guarded(export_from_card))
+    app.action(USE_THEIRS)(guarded(use_theirs))
+    app.action(ADD_ACTION)(guarded(open_action_form))
+    app.action(EDIT_ACTION)(guarded(open_action_form))
+    app.action(PREVIOUS_PAGE)(guarded(turn_page))
+    app.action(NEXT_PAGE)(guarded(turn_page))

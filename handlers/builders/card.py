@@ -1,0 +1,52 @@
+"""The card's blocks: one message in the incident channel (``handlers.support.refresh`` posts and edits it)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from handlers.builders import blocks as kit
+from handlers.builders import render
+from storage.records import PostmortemRecord
+
+CARD_EDIT = "card_edit"
+CARD_CONTINUE = "card_continue"
+CARD_EXPORT = "card_export"
+
+
+def _byline(record: PostmortemRecord) -> str:
+    parts = [f"Owner {render.person(record.owner)}"]
+    if record.last_edited_by:
+        parts.append(f"last edit by <@{record.last_edited_by}> {render.when(record.last_edited_at)}")
+    return " \u00b7 ".join(parts)
+
+
+def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
+    counts = render.action_counts(record.doc, today, record.gone)
+    blocks = [
+        kit.header(render.truncate(render.headline(record), 150)),
+        kit.context(_byline(record)),
+        kit.section(render.sections_done(record)),
+    ]
+    blocks += [
+        kit.section(
+            render.section_line(record, s),
+            block_id=f"section-{s.key}",
+            accessory=kit.button("Edit", CARD_EDIT, value=s.key),
+        )
+        for s in record.template.sections
+    ]
+    blocks += [
+        kit.divider(),
+        kit.section(render.checklist_text(record.doc)),
+        kit.section(f"*Corrective actions:* {counts.text()}"),
+        kit.actions(
+            kit.button("Continue", CARD_CONTINUE, style="primary", value=str(record.id)),
+            kit.button("Export", CARD_EXPORT, value=str(record.id)),
+        ),
+    ]
+    return blocks
+
+
+def card_message(record: PostmortemRecord, today: date) -> dict[str, Any]:
+    return {"text": render.escape(render.headline(record)), "blocks": card_blocks(record, today)}

@@ -1,0 +1,208 @@
+"""The modals: one per template section, the conflict view, section 8's list and action form.
+
+A modal carries its context in ``private_metadata`` (which postmortem, which section, the
+version it was opened on), so any replica can handle its submission.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import Field
+
+from bot.domain import template as t
+from bot.domain.document import CorrectiveAction, action_answers, action_defaults
+from handlers.builders import blocks as kit
+from handlers.builders import render
+from handlers.builders.fields import input_blocks
+from handlers.support.metadata import Sealed
+from storage.records import PostmortemRecord, SectionSnapshot
+
+SECTION_CALLBACK = "section"
+ACTION_FORM_CALLBACK = "action_form"
+USE_THEIRS = "conflict_use_theirs"
+ADD_ACTION = "action_add"
+EDIT_ACTION = "action_edit"
+M = TypeVar("M", bound=Sealed)
+PREVIOUS_PAGE = "action_page_previous"
+NEXT_PAGE = "action_page_next"
+ACTIONS_PER_PAGE = 20
+
+
+class SectionMeta(Sealed):
+    """What a section modal needs to be saved by any replica."""
+
+    team: str
+    channel: str
+    section: str
+    postmortem: int | None = None
+    version: int | None = None
+    revision: int = 0
+    page: int | None = Field(default=None, ge=0)
+    """Section 8's page of corrective actions, turned by Previous and Next."""
+    template: str | None = None
+    template_version: str | None = None
+    """Before the postmortem exists (``/postmortem start``): the template version it is to be started with."""
+
+
+class ActionFormMeta(Sealed):
+    postmortem: int
+    action: int | None = None
+    parent_view: str
+
+
+def _context(text: str) -> kit.JSON:
+    return kit.context(text[:3000])
+
+
+def _last_saved(snapshot: SectionSnapshot | None) -> str:
+    if not snapshot or not snapshot.updated_by:
+        return ""
+    return f"\nLast saved by <@{snapshot.updated_by}> {render.when(snapshot.updated_at)}"
+
+
+def _modal(section: t.Section, meta: SectionMeta, blocks: list[kit.JSON], submit: str | None) -> kit.JSON:
+    return kit.modal(
+        section.modal_title,
+        blocks,
+        callback_id=SECTION_CALLBACK,
+        submit=submit,
+        close="Close",
+        private_metadata=meta.dump(),
+    )
+
+
+def _submit_label(template: t.Template, section: t.Section) -> str:
+    return "Save & finish" if template.section_after(section) is None else "Save & next"
+
+
+def _stored_answers(template: t.Template, section: t.Section, record: PostmortemRecord | None) -> dict[str, Any]:
+    """What is stored, and the incident id the postmortem was started with while its field is still empty."""
+    snapshot = record.sections.get(section.key) if record else None
+    answers = dict(snapshot.data) if snapshot else {}
+    incident_id = template.role(t.Role.INCIDENT_ID)
+    if record and record.incident_id and incident_id and incident_id.section == section.key:
+        answers.setdefault(incident_id.field, record.incident_id)
+    return answers
+
+
+def section_view(
+    template: t.Template,
+    section: t.Section,
+    record: PostmortemRecord | None,
+    meta: SectionMeta,
+    answers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A section's modal, prefilled with ``answers`` or, by default, what is stored."""
+    if section.is_action_list:
+        return actions_view(template, record, meta)
+    snapshot = record.sections.get(section.key) if record else None
+    if answers is None:
+        answers = _stored_answers(template, section, record)
+    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
+    blocks += input_blocks(section.fields, answers, meta.revision)
+    return _modal(section, meta, blocks, _submit_label(template, section))
+
+
+def conflict_view(
+    template: t.Template, section: t.Section, meta: SectionMeta, mine: dict[str, Any], theirs: SectionSnapshot
+) -> dict[str, Any]:
+    """Shown instead of silently overwriting a colleague: both versions, the user decides."""
+    who = f"<@{theirs.updated_by}>" if theirs.updated_by else "Someone"
+    blocks = [
+        kit.section(
+            f":warning: {who} saved this section {render.when(theirs.updated_at)}, after you opened it. "
+            "Their answers are below; yours are still in the form. *Save mine* replaces theirs with yours, "
+            "*Use theirs* loads their answers into the form."
+        ),
+        kit.section(render.truncate("*Their answers*\n" + render.answers_text(section, theirs.data), 3000)),
+        kit.actions(kit.button("Use theirs", USE_THEIRS, value=section.key)),
+        kit.divider(),
+        *input_blocks(section.fields, mine, meta.revision),
+    ]
+    return _modal(section, meta, blocks, "Save mine")
+
+
+def _action_line(action: CorrectiveAction, template: t.Template) -> str:
+    return f"*{render.action_title(action)}*\n{render.action_facts(action, template)}"
+
+
+def _page_controls(page: int, pages: int) -> list[kit.JSON]:
+    buttons = []
+    if page > 0:
+        buttons.append(kit.button("\u25c0 Previous", PREVIOUS_PAGE))
+    if page < pages - 1:
+        buttons.append(kit.button("Next \u25b6", NEXT_PAGE))
+    return buttons
+
+
+def _page(actions: list[CorrectiveAction], requested: int, focus: int | None) -> tuple[int, int]:
+    """(page, pages): the page showing action ``focus`` if there is one, else ``requested`` or the last."""
+    pages = max(1, -(-len(actions) // ACTIONS_PER_PAGE))
+    ids = [a.id for a in actions]
+    if focus is not None and focus in ids:
+        return ids.index(focus) // ACTIONS_PER_PAGE, pages
+    return min(requested, pages - 1), pages
+
+
+def actions_view(
+    template: t.Template, record: PostmortemRecord | None, meta: SectionMeta, focus: int | None = None
+) -> dict[str, Any]:
+    """Section 8: a page of corrective actions, each with Edit, Previous/Next, and a button that
+    pushes the action form; ``focus`` (an action id) picks the page that shows it."""
+    section = template.actions_section
+    actions = record.doc.actions if record else []
+    page, pages = _page(actions, meta.page or 0, focus)
+    first = page * ACTIONS_PER_PAGE
+    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
+    for action in actions[first : first + ACTIONS_PER_PAGE]:
+        blocks.append(
+            kit.section(
+                _action_line(action, template),
+                block_id=f"action-{action.id}",
+                accessory=kit.button("Edit", EDIT_ACTION, value=str(action.id)),
+            )
+        )
+    if not actions:
+        blocks.append(kit.section("_No corrective actions yet._"))
+    if pages > 1:
+        blocks.append(_context(f"Page {page + 1} of {pages} \u00b7 {len(actions)} corrective actions"))
+    add = kit.button("Add corrective action", ADD_ACTION, style="primary")
+    blocks.append(kit.actions(*_page_controls(page, pages), add))
+    return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(template, section))
+
+
+def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template) -> dict[str, Any]:
+    answers = action_answers(template, action) if action else action_defaults(template)
+    return kit.modal(
+        "Corrective action" if action is None else "Edit action",
+        input_blocks(template.action_fields, answers),
+        callback_id=ACTION_FORM_CALLBACK,
+        submit="Save",
+        close="Back",
+        private_metadata=meta.dump(),
+    )
+
+
+def finished_view(record: PostmortemRecord) -> dict[str, Any]:
+    """Where "Save & finish" lands: the whole postmortem at a glance."""
+    blocks = [
+        kit.section(
+            f":white_check_mark: *Postmortem {render.escape(record.incident_id or '')} saved.* "
+            "The channel card is up to date."
+        ),
+        kit.section(render.progress_text(record)),
+        kit.divider(),
+        kit.section(render.checklist_text(record.doc)),
+        _context("Reopen any section from the card's Edit buttons; `/postmortem export` gives YAML or Markdown."),
+    ]
+    return kit.modal("Postmortem saved", blocks, close="Done")
+
+
+def notice_view(title: str, text: str) -> kit.JSON:
+    return kit.modal(title[:24], [kit.section(text)], close="Close")
+
+
+def parse_meta(raw: str, model: type[M], key: bytes) -> M:
+    """The metadata the app sealed into a view; a changed one is ``Refused``."""
+    return model.load(raw, key)

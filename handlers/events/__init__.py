@@ -1,0 +1,9 @@
+"""Events API listeners."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.events import home
+
+
+def register(app: AsyncApp) -> None:
+    home.register(app)

@@ -1,0 +1,45 @@
+"""What every listener needs, handed over through Bolt's context by one middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.domain.catalog import Catalog
+from bot.domain.clock import Clock
+from storage.store import Store
+
+_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    metadata_key: bytes
+    """Seals modal metadata (``handlers.support.metadata``)."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The templates on offer, and every version met; the store reads old versions back through it."""
+        return self.store.catalog
+
+    @property
+    def clock(self) -> Clock:
+        """The app's one clock, shared with the store so what handlers decide and what is stored agree."""
+        return self.store.clock
+
+
+def services(context: AsyncBoltContext) -> Services:
+    return context[_KEY]
+
+
+def register(app: AsyncApp, provided: Services) -> None:
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        context[_KEY] = provided
+        return await next()
+
+    app.middleware(inject)

@@ -1,0 +1,83 @@
+"""What every part of the store shares: the engine, the clock, the templates, the audit trail,
+and the one statement that records an edit on the postmortem and marks its card out of date."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Update, bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.domain.catalog import Catalog, default_catalog
+from bot.domain.clock import Clock, SystemClock
+from storage import card_lease
+from storage.models import AuditRow, PostmortemRow
+
+_postmortems = PostmortemRow.__table__.c
+
+
+def new_param(name: str, column: Any) -> Any:
+    """The parameter ``new_<name>`` for a SET clause (a parameter may not share its column's name)."""
+    return bindparam(f"new_{name}", type_=column.type)
+
+
+_INSERT_AUDIT = insert(AuditRow.__table__)
+
+
+@functools.cache
+def _touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
+    """Who edited last and the ``changed`` columns of the postmortem, with its card marked out of
+    date (and, with ``take_card``, its lease taken): one statement per shape, built once."""
+    card = card_lease.MARK if take_card else {"card_revision": _postmortems.card_revision + 1}
+    edited = {name: new_param(name, _postmortems[name]) for name in ("last_edited_by", "last_edited_at", *changed)}
+    return (
+        update(PostmortemRow.__table__)
+        .where(_postmortems.id == bindparam("pid"))
+        .values({**edited, **card})
+        .returning(*card_lease.MARK_RETURNS)
+    )
+
+
+class IncidentIdInUse(Exception):
+    """The summary's incident id is another postmortem's of the same team."""
+
+
+class StoreBase:
+    """The ground the store's parts share; ``storage.store.Store`` puts them together."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None, catalog: Catalog | None = None) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self.catalog: Catalog = catalog or default_catalog()
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._kept: set[tuple[str, str]] = set()
+
+    async def _audit(
+        self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any
+    ) -> None:
+        section_key = detail.pop("section_key", None)
+        row = {"actor": actor, "event": event, "section_key": section_key, "detail": detail, "at": self.clock.now()}
+        await executor.execute(_INSERT_AUDIT, {"postmortem_id": postmortem_id, **row})
+
+    async def _touch(
+        self,
+        connection: AsyncConnection | AsyncSession,
+        postmortem_id: int,
+        user_id: str,
+        now: datetime,
+        changes: dict[str, Any],
+        card_holder: str | None,
+    ) -> Row[Any] | None:
+        """Who edited last, what the save changes on the postmortem, and the card marked out of date."""
+        statement = _touch_statement(tuple(changes), take_card=card_holder is not None)
+        params = {"pid": postmortem_id, "new_last_edited_by": user_id, "new_last_edited_at": now}
+        params |= {f"new_{name}": value for name, value in changes.items()}
+        if card_holder is not None:
+            params |= card_lease.wanted(card_holder, now)
+        try:
+            return (await connection.execute(statement, params)).one_or_none()
+        except IntegrityError:
+            raise IncidentIdInUse from None
