@@ -28,7 +28,7 @@ import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -37,22 +37,18 @@ from zoneinfo import ZoneInfo
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.ratelimit import PER_CHANNEL, Rate, SlidingWindow
+from bot.slackdev.limits import (
+    MAX_VIEW_STACK,
+    TRIGGER_TTL_SECONDS,
+    check_message,
+    check_view,
+    iter_elements,
+    response_action_problems,
+)
+from bot.slackdev.wire import JSON, ApiError, invalid_arguments
 
-JSON = dict[str, Any]
 Clock = Callable[[], float]
 T = TypeVar("T")
-
-TRIGGER_TTL_SECONDS = 3.0
-"""Slack lets an app exchange a trigger_id only within 3 seconds of issuing it."""
-MAX_VIEW_STACK = 3
-"""A modal stack holds the opened view plus at most two pushed ones."""
-MAX_MODAL_BLOCKS = 100
-MAX_VIEW_BYTES = 250_000
-"""Slack refuses a view "greater than 250kb" with ``view_too_large``.  Measured on the JSON
-slack_sdk and Bolt send (non-ASCII escaped, so an emoji counts 12 bytes) against 250,000
-bytes: the strictest reading of Slack's wording, so a view passing here passes there."""
-MAX_MESSAGE_BLOCKS = 50
-MAX_MESSAGE_TEXT = 40_000
 
 _JSON_FIELDS = ("view", "blocks", "attachments", "metadata")
 _VIEW_DEFAULTS = {
@@ -65,13 +61,6 @@ _VIEW_DEFAULTS = {
 _VIEW_IDENTITY = ("id", "team_id", "app_id", "app_installed_team_id", "bot_id", "root_view_id", "previous_view_id")
 _MESSAGE_FIELDS = ("text", "blocks", "attachments", "thread_ts", "metadata")
 """What a message keeps from chat.postMessage/update; chat.update leaves omitted ones as they were."""
-_OPTION_LIMITS = {
-    "static_select": 100,
-    "multi_static_select": 100,
-    "overflow": 5,
-    "radio_buttons": 10,
-    "checkboxes": 10,
-}
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level (``xapp-``) token; every other one takes the bot token."""
 _ACCEPTS_RESPONSE_PAYLOAD = {"slash_commands": True, "interactive": True, "events_api": False}
@@ -143,165 +132,6 @@ class _Trigger:
     used: bool = False
 
 
-class _ApiError(Exception):
-    """Raised by a method handler; becomes Slack's ``{"ok": false, ...}`` answer."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.body: JSON = {"ok": False, "error": error, **extra}
-
-
-# --------------------------------------------------------------------------
-# Block Kit limits
-
-
-def iter_elements(blocks: Any) -> Iterator[tuple[JSON, JSON, str]]:
-    """Yield (block, element, pointer-from-block) for every interactive element.
-
-    Shared by the limit checks, the driver's click/fill and state bookkeeping so
-    they all agree on where Slack looks for elements.
-    """
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
-        slots: list[tuple[str, Any]] = [("/accessory", block.get("accessory"))]
-        slots.append(("/element", block.get("element")))
-        if block.get("type") == "actions":
-            slots += [(f"/elements/{i}", e) for i, e in enumerate(block.get("elements", []))]
-        for pointer, element in slots:
-            if isinstance(element, dict):
-                yield block, element, pointer
-
-
-class _Limits:
-    """Collects violations of Slack's documented limits, worded as Slack words them."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def fail(self, problem: str, pointer: str) -> None:
-        self.messages.append(f"[ERROR] {problem} [json-pointer:{pointer}]")
-
-    def chars(self, value: Any, limit: int, pointer: str) -> None:
-        if isinstance(value, str) and len(value) > limit:
-            self.fail(f"must be less than {limit + 1} characters", pointer)
-
-    def text(self, obj: Any, limit: int, pointer: str) -> None:
-        if isinstance(obj, dict):
-            self.chars(obj.get("text"), limit, f"{pointer}/text")
-
-    def items(self, items: Any, limit: int, pointer: str) -> None:
-        if isinstance(items, list) and len(items) > limit:
-            self.fail(f"no more than {limit} items allowed", pointer)
-
-
-def _check_blocks(lim: _Limits, blocks: Any, pointer: str, *, in_message: bool) -> None:
-    if not isinstance(blocks, list):
-        lim.fail("must be an array", pointer)
-        return
-    lim.items(blocks, MAX_MESSAGE_BLOCKS if in_message else MAX_MODAL_BLOCKS, pointer)
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        at = f"{pointer}/{i}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            lim.fail("missing required field: type", at)
-            continue
-        block_id = block.get("block_id")
-        lim.chars(block_id, 255, f"{at}/block_id")
-        if block_id is not None and block_id in block_ids:
-            lim.fail(f"duplicate block_id: {block_id}", f"{at}/block_id")
-        block_ids.add(block_id)
-        _check_block(lim, block, at, in_message=in_message)
-
-
-def _check_block(lim: _Limits, block: JSON, at: str, *, in_message: bool) -> None:
-    kind = block["type"]
-    if kind == "section":
-        lim.text(block.get("text"), 3000, f"{at}/text")
-        lim.items(block.get("fields"), 10, f"{at}/fields")
-        for i, field in enumerate(block.get("fields") or []):
-            lim.text(field, 2000, f"{at}/fields/{i}")
-    elif kind == "header":
-        lim.text(block.get("text"), 150, f"{at}/text")
-    elif kind == "input":
-        if in_message:
-            lim.fail("unsupported type: input", f"{at}/type")
-        lim.text(block.get("label"), 2000, f"{at}/label")
-        lim.text(block.get("hint"), 2000, f"{at}/hint")
-    elif kind == "actions":
-        lim.items(block.get("elements"), 25, f"{at}/elements")
-    action_ids: set[str] = set()
-    for _, element, pointer in iter_elements([block]):
-        action_id = element.get("action_id")
-        if action_id is not None and action_id in action_ids:
-            lim.fail(f"duplicate action_id: {action_id}", f"{at}{pointer}/action_id")
-        action_ids.add(action_id)
-        _check_element(lim, element, f"{at}{pointer}")
-
-
-def _check_element(lim: _Limits, element: JSON, at: str) -> None:
-    lim.chars(element.get("action_id"), 255, f"{at}/action_id")
-    kind = element.get("type")
-    if kind in _OPTION_LIMITS:
-        lim.items(element.get("options"), _OPTION_LIMITS[kind], f"{at}/options")
-    for i, option in enumerate(element.get("options") or []):
-        if isinstance(option, dict):
-            lim.text(option.get("text"), 75, f"{at}/options/{i}/text")
-    if kind == "plain_text_input":
-        max_length = element.get("max_length")
-        max_length = max_length if isinstance(max_length, int) else 3000
-        if max_length > 3000:
-            lim.fail("must be less than 3001", f"{at}/max_length")
-        lim.chars(element.get("initial_value"), min(max_length, 3000), f"{at}/initial_value")
-
-
-def view_violations(view: Any, *, kind: str) -> list[str]:
-    """Every limit a view breaks, as Slack's response_metadata.messages lines."""
-    lim = _Limits()
-    if not isinstance(view, dict):
-        lim.fail("must be an object", "/view")
-        return lim.messages
-    if view.get("type") != kind:
-        lim.fail(f"must be {kind}", "/view/type")
-    if kind == "modal":
-        _check_modal_chrome(lim, view)
-    lim.chars(view.get("private_metadata"), 3000, "/view/private_metadata")
-    lim.chars(view.get("callback_id"), 255, "/view/callback_id")
-    lim.chars(view.get("external_id"), 255, "/view/external_id")
-    _check_blocks(lim, view.get("blocks", []), "/view/blocks", in_message=False)
-    return lim.messages
-
-
-def _check_modal_chrome(lim: _Limits, view: JSON) -> None:
-    if not isinstance(view.get("title"), dict):
-        lim.fail("missing required field: title", "/view/title")
-    for key in ("title", "submit", "close"):
-        obj = view.get(key)
-        if isinstance(obj, dict) and obj.get("type") != "plain_text":
-            lim.fail("must be plain_text", f"/view/{key}/type")
-        lim.text(obj, 24, f"/view/{key}")
-    blocks = view.get("blocks")
-    has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
-    if has_input and "submit" not in view:
-        lim.fail("missing required field: submit (required when using input blocks)", "/view")
-
-
-def view_too_large(view: Any) -> bool:
-    return len(json.dumps(view)) > MAX_VIEW_BYTES
-
-
-def _size_problems(view: Any) -> list[str]:
-    return ["view_too_large: the view is greater than 250kb"] if view_too_large(view) else []
-
-
-def message_violations(params: JSON) -> list[str]:
-    """Every Block Kit limit a message's blocks break, as Slack words them."""
-    lim = _Limits()
-    if "blocks" in params:
-        _check_blocks(lim, params["blocks"], "/blocks", in_message=True)
-    return lim.messages
-
-
 # --------------------------------------------------------------------------
 # request parsing
 
@@ -352,10 +182,6 @@ def _token(request: web.Request, params: JSON) -> str | None:
 def _ts_key(ts: str) -> tuple[int, int]:
     seconds, _, micros = ts.partition(".")
     return int(seconds), int(micros.ljust(6, "0")[:6])
-
-
-def _invalid_arguments(problems: list[str]) -> _ApiError:
-    return _ApiError("invalid_arguments", response_metadata={"messages": problems})
 
 
 @dataclass(frozen=True)
@@ -824,7 +650,7 @@ class SlackStandin:
     def replace_view(self, view_id: str, view: Any) -> list[str]:
         """Apply ``response_action: update``; returns Slack's complaints, if any."""
         stored = self._views[view_id]
-        problems = view_violations(view, kind=stored["type"]) + _size_problems(view)
+        problems = response_action_problems(view, kind=stored["type"])
         if not problems:
             self._store_update(stored, view)
         return problems
@@ -832,7 +658,7 @@ class SlackStandin:
     def push_view(self, user_id: str, view: Any) -> list[str]:
         """Apply ``response_action: push``; returns Slack's complaints, if any."""
         stack = self._stacks.get(user_id, [])
-        problems = view_violations(view, kind="modal") + _size_problems(view)
+        problems = response_action_problems(view, kind="modal")
         if not stack:
             problems.append("not_found: the user has no open modal")
         elif len(stack) >= MAX_VIEW_STACK:
@@ -920,7 +746,7 @@ class SlackStandin:
             return {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
         try:
             return {"ok": True, **handler(params)}
-        except _ApiError as failure:
+        except ApiError as failure:
             return failure.body
 
     # ---- auth / users / conversations ---------------------------------------
@@ -944,18 +770,18 @@ class SlackStandin:
     def _users_info(self, params: JSON) -> JSON:
         user = self.user(params.get("user", ""))
         if user is None:
-            raise _ApiError("user_not_found")
+            raise ApiError("user_not_found")
         return {"user": user}
 
     def _conversations_open(self, params: JSON) -> JSON:
         users = [u for u in str(params.get("users", "")).split(",") if u]
         if not users:
-            raise _ApiError("users_list_not_supplied")
+            raise ApiError("users_list_not_supplied")
         for user_id in users:
             if user_id not in self._users:
-                raise _ApiError("user_not_found")
+                raise ApiError("user_not_found")
             if self._users[user_id]["deleted"]:
-                raise _ApiError("user_disabled")
+                raise ApiError("user_disabled")
         channel = self.dm_channel(users[0]) if len(users) == 1 else "G" + "".join(sorted(users))
         already_open = channel in self._open_dms
         self._open_dms.add(channel)
@@ -985,10 +811,10 @@ class SlackStandin:
         with them, as Slack does; reading or editing a DM takes its D… id."""
         channel = str(params.get("channel") or "")
         if not channel:
-            raise _ApiError("channel_not_found")
+            raise ApiError("channel_not_found")
         if channel[0] in "UW":
             if channel not in self._users or not user_id_opens_dm:
-                raise _ApiError("channel_not_found")
+                raise ApiError("channel_not_found")
             self._open_dms.add(self.dm_channel(channel))
             return self.dm_channel(channel)
         return channel
@@ -999,23 +825,19 @@ class SlackStandin:
         trigger_id = params.get("trigger_id") or params.get("interactivity_pointer") or ""
         trigger = self._triggers.get(str(trigger_id))
         if trigger is None:
-            raise _ApiError("invalid_trigger_id")
+            raise ApiError("invalid_trigger_id")
         if trigger.used:
-            raise _ApiError("exchanged_trigger_id")
+            raise ApiError("exchanged_trigger_id")
         if self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS:
-            raise _ApiError("expired_trigger_id")
+            raise ApiError("expired_trigger_id")
         return trigger
 
     def _checked_view(self, params: JSON, kind: str, *, replacing: str | None = None) -> JSON:
         """The request's view, if Slack would accept it (in place of ``replacing``)."""
         view = params.get("view")
-        if view_too_large(view):
-            raise _ApiError("view_too_large")
-        problems = view_violations(view, kind=kind)
-        if problems:
-            raise _invalid_arguments(problems)
+        check_view(view, kind=kind)
         if self._find_external(view.get("external_id")) not in (None, replacing):
-            raise _ApiError("duplicate_external_id")
+            raise ApiError("duplicate_external_id")
         return view
 
     def _views_open(self, params: JSON) -> JSON:
@@ -1032,9 +854,9 @@ class SlackStandin:
         view = self._checked_view(params, "modal")
         stack = self._stacks.get(trigger.user_id, [])
         if not stack or (trigger.view_id is not None and trigger.view_id not in stack):
-            raise _ApiError("not_found")
+            raise ApiError("not_found")
         if len(stack) >= MAX_VIEW_STACK:
-            raise _ApiError("push_limit_reached")
+            raise ApiError("push_limit_reached")
         trigger.used = True
         stored = self._store_view(view, trigger.user_id, root=stack[0], previous=stack[-1])
         stack.append(stored["id"])
@@ -1043,20 +865,20 @@ class SlackStandin:
     def _views_update(self, params: JSON) -> JSON:
         view_id = params.get("view_id") or self._find_external(params.get("external_id"))
         if view_id not in self._views or not self.is_open(view_id):
-            raise _ApiError("not_found")
+            raise ApiError("not_found")
         stored = self._views[view_id]
         if params.get("hash") and params["hash"] != stored["hash"]:
-            raise _ApiError("hash_conflict")
+            raise ApiError("hash_conflict")
         self._store_update(stored, self._checked_view(params, stored["type"], replacing=view_id))
         return {"view": copy.deepcopy(stored)}
 
     def _views_publish(self, params: JSON) -> JSON:
         user_id = str(params.get("user_id") or "")
         if not user_id:
-            raise _invalid_arguments(["[ERROR] missing required field: user_id [json-pointer:/user_id]"])
+            raise invalid_arguments(["[ERROR] missing required field: user_id [json-pointer:/user_id]"])
         home_id = self._homes.get(user_id)
         if home_id and params.get("hash") and params["hash"] != self._views[home_id]["hash"]:
-            raise _ApiError("hash_conflict")
+            raise ApiError("hash_conflict")
         view = self._checked_view(params, "home", replacing=home_id)
         if home_id is None:
             self._homes[user_id] = self._store_view(view, user_id, root=None, previous=None)["id"]
@@ -1121,24 +943,7 @@ class SlackStandin:
     # ---- messages -------------------------------------------------------------
 
     def _checked_message(self, params: JSON) -> JSON:
-        if not (params.get("text") or params.get("blocks") or params.get("attachments")):
-            raise _ApiError("no_text")
-        problems = message_violations(params)
-        if problems:
-            raise _ApiError(
-                "invalid_blocks",
-                errors=[p.removeprefix("[ERROR] ") for p in problems],
-                response_metadata={"messages": problems},
-            )
-        if len(str(params.get("text", ""))) > MAX_MESSAGE_TEXT:
-            raise _ApiError("msg_too_long")
-        metadata = params.get("metadata")
-        if metadata is not None and not (
-            isinstance(metadata, dict)
-            and isinstance(metadata.get("event_type"), str)
-            and isinstance(metadata.get("event_payload"), dict)
-        ):
-            raise _ApiError("invalid_metadata_format")
+        check_message(params)
         fields = {key: copy.deepcopy(params[key]) for key in _MESSAGE_FIELDS if key in params}
         self._stamp_ids(fields.get("blocks", []))
         return fields
@@ -1170,7 +975,7 @@ class SlackStandin:
         ts = params.get("ts")
         message = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
         if message is None:
-            raise _ApiError("message_not_found")
+            raise ApiError("message_not_found")
         content = self._checked_message(params)
         message.update(content, edited={"user": self.bot_user_id, "ts": self._next_ts(channel)})
         return {"channel": channel, "ts": ts, "text": message["text"], "message": copy.deepcopy(message)}
@@ -1179,7 +984,7 @@ class SlackStandin:
         channel = self._channel(params, user_id_opens_dm=True)
         user = str(params.get("user") or "")
         if not user:
-            raise _ApiError("user_not_in_channel")
+            raise ApiError("user_not_in_channel")
         content = self._checked_message(params)
         message_ts = self._next_ts(channel)
         self._ephemerals.setdefault(channel, []).append(
