@@ -23,12 +23,10 @@ import contextlib
 import copy
 import itertools
 import json
-import math
 import secrets
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -36,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.ratelimit import PER_CHANNEL, Rate, SlidingWindow
+from bot.slackdev.faults import Fault, FaultInjection
 from bot.slackdev.limits import (
     MAX_VIEW_STACK,
     TRIGGER_TTL_SECONDS,
@@ -92,16 +90,6 @@ class Call:
     status: int
     time: float
     dropped: bool = False
-
-
-@dataclass(frozen=True)
-class _Fault:
-    """A scripted failure for the next call of a method (see fail_next/drop_next)."""
-
-    drop: bool
-    error: str | None = None
-    status: int = 200
-    retry_after: int | None = None
 
 
 @dataclass
@@ -212,7 +200,7 @@ class _Window:
 # the server
 
 
-class SlackStandin:
+class SlackStandin(FaultInjection):
     """Stateful Slack Web API stand-in served by aiohttp on 127.0.0.1.
 
     Use ``async with SlackStandin() as slack:`` (or ``await start()`` / ``await
@@ -237,6 +225,7 @@ class SlackStandin:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -252,7 +241,6 @@ class SlackStandin:
         self._port = port
         self._runner: web.AppRunner | None = None
         self._ids = itertools.count(1)
-        self._faults: dict[str, deque[_Fault]] = {}
         self._triggers: dict[str, _Trigger] = {}
         self._views: dict[str, JSON] = {}
         self._view_owner: dict[str, str] = {}
@@ -267,9 +255,6 @@ class SlackStandin:
         self._socket_tickets: set[str] = set()
         self._sockets: dict[str, _Socket] = {}
         self._envelopes: dict[str, _Envelope] = {}
-        self._limits: dict[str, Rate] = {}
-        self._windows: dict[tuple[str, str], SlidingWindow] = {}
-        self._delays: dict[str, float] = {}
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
@@ -327,47 +312,6 @@ class SlackStandin:
     def socket_url(self) -> str:
         """Where apps.connections.open sends the app (followed by a one-off ticket)."""
         return f"ws{self.url.removeprefix('http')}/socket/"
-
-    # ---- failure injection ----------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        *,
-        error: str | None = None,
-        status: int = 200,
-        retry_after: int | None = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` calls of ``method`` with an error, unprocessed.
-
-        ``status=429`` defaults the error to ``ratelimited``, as Slack sends it;
-        ``retry_after`` adds the Retry-After header slack_sdk's retry handler reads.
-        ``method`` may also be ``"response_url"`` for the response_url endpoint.
-        """
-        default = "ratelimited" if status == 429 else "fatal_error"
-        fault = _Fault(drop=False, error=error or default, status=status, retry_after=retry_after)
-        self._faults.setdefault(method, deque()).extend([fault] * times)
-
-    def drop_next(self, method: str, *, times: int = 1) -> None:
-        """Process the next call(s) fully, then drop the connection unanswered.
-
-        This is the "unknown outcome" case: the message is stored but the client
-        sees a connection error (and slack_sdk's default connection-error retry
-        handler will send it again).
-        """
-        self._faults.setdefault(method, deque()).extend([_Fault(drop=True)] * times)
-
-    def enforce_rate_limits(self, limits: Mapping[str, Rate]) -> None:
-        """From now on answer a call over its method's limit as Slack does: HTTP 429,
-        ``ratelimited`` and a Retry-After header, nothing processed. ``limits`` are
-        ``bot.ratelimit``'s (``method/channel`` for a per-channel one); other methods are free."""
-        self._limits = dict(limits)
-        self._windows.clear()
-
-    def delay(self, method: str, seconds: float) -> None:
-        """A slow Slack: every later call of ``method`` takes ``seconds`` before it is processed."""
-        self._delays[method] = seconds
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -676,34 +620,18 @@ class SlackStandin:
         params.pop("token", None)
         if method in _APP_TOKEN_METHODS:
             token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
-        wait = self._over_limit(method, params)
-        if wait:
-            return self._fail(method, params, _Fault(drop=False, error="ratelimited", status=429, retry_after=wait))
-        fault = self._take_fault(method)
+        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(method)
         if fault is not None and not fault.drop:
             return self._fail(method, params, fault)
-        if method in self._delays:
-            await asyncio.sleep(self._delays[method])
+        await self._slow_down(method)
         body = self._dispatch(method, token, params)
         return self._answer(request, method, params, body, dropped=fault is not None)
 
-    def _over_limit(self, method: str, params: JSON) -> int:
-        """Whole seconds to wait, when this call would exceed a limit (0: counted, go ahead)."""
-        scopes = [(method, "")]
+    def _counted_channel(self, params: JSON) -> str:
+        """The conversation a call counts against for a per-channel rate limit:
+        a post to a user id counts against the DM it goes to."""
         channel = str(params.get("channel") or "")
-        if method + PER_CHANNEL in self._limits and channel:
-            scopes.append((method + PER_CHANNEL, self.dm_channel(channel) if channel[0] in "UW" else channel))
-        windows = [self._window(*scope) for scope in scopes if scope[0] in self._limits]
-        now = asyncio.get_running_loop().time()
-        wait = max((w.wait(now) for w in windows), default=0.0)
-        if wait:
-            return max(1, math.ceil(wait))
-        for window in windows:
-            window.count(now)
-        return 0
-
-    def _window(self, limit: str, channel: str) -> SlidingWindow:
-        return self._windows.setdefault((limit, channel), SlidingWindow(self._limits[limit]))
+        return self.dm_channel(channel) if channel and channel[0] in "UW" else channel
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         response_id = request.match_info["response_id"]
@@ -717,11 +645,7 @@ class SlackStandin:
             request.transport.close()  # type: ignore[union-attr]
         return web.Response(text="ok")
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        return queue.popleft() if queue else None
-
-    def _fail(self, method: str, params: JSON, fault: _Fault) -> web.Response:
+    def _fail(self, method: str, params: JSON, fault: Fault) -> web.Response:
         body = {"ok": False, "error": fault.error}
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         self.calls.append(Call(method, params, body, fault.status, self.clock()))
