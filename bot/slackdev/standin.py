@@ -25,14 +25,13 @@ import itertools
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
 from bot.slackdev.faults import Fault, FaultInjection
 from bot.slackdev.limits import (
@@ -43,6 +42,7 @@ from bot.slackdev.limits import (
     iter_elements,
     response_action_problems,
 )
+from bot.slackdev.socket_mode import SocketModeServer
 from bot.slackdev.wire import JSON, ApiError, invalid_arguments
 
 Clock = Callable[[], float]
@@ -61,8 +61,6 @@ _MESSAGE_FIELDS = ("text", "blocks", "attachments", "thread_ts", "metadata")
 """What a message keeps from chat.postMessage/update; chat.update leaves omitted ones as they were."""
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level (``xapp-``) token; every other one takes the bot token."""
-_ACCEPTS_RESPONSE_PAYLOAD = {"slash_commands": True, "interactive": True, "events_api": False}
-"""Whether Slack lets the app answer an envelope of this type with a payload in its ack."""
 _TZ_LABELS = {
     "EST": "Eastern Standard Time",
     "EDT": "Eastern Daylight Time",
@@ -90,26 +88,6 @@ class Call:
     status: int
     time: float
     dropped: bool = False
-
-
-@dataclass
-class _Socket:
-    """One Socket Mode WebSocket connection the app opened."""
-
-    id: str
-    ticket: str
-    ws: web.WebSocketResponse
-    ready: bool = False
-    closed: bool = False
-
-
-@dataclass
-class _Envelope:
-    """An envelope delivered over Socket Mode, and the app's ack once it came."""
-
-    message: JSON
-    connection: str
-    ack: JSON | None = None
 
 
 @dataclass
@@ -252,9 +230,7 @@ class SlackStandin(FaultInjection):
         self._users: dict[str, JSON] = {}
         self._open_dms: set[str] = set()
         self._responses: dict[str, list[JSON]] = {}
-        self._socket_tickets: set[str] = set()
-        self._sockets: dict[str, _Socket] = {}
-        self._envelopes: dict[str, _Envelope] = {}
+        self._socket_mode = SocketModeServer(app_id=app_id, ids=self._ids)
         self._methods: dict[str, Callable[[JSON], JSON]] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
@@ -276,7 +252,7 @@ class SlackStandin(FaultInjection):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
-        app.router.add_get("/socket/{ticket}", self._handle_socket)
+        app.router.add_get("/socket/{ticket}", self._socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
@@ -284,9 +260,7 @@ class SlackStandin(FaultInjection):
 
     async def close(self) -> None:
         if self._runner is not None:
-            for socket in list(self._sockets.values()):  # an open WebSocket would hold up the shutdown
-                if not socket.closed:
-                    await socket.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            await self._socket_mode.close()
             await self._runner.cleanup()
             self._runner = None
 
@@ -494,82 +468,34 @@ class SlackStandin(FaultInjection):
         Waits up to ``timeout`` seconds for the app to be connected (and greeted),
         since a client's connect can return before this side has registered it.
         """
-        socket = await self.wait_until(lambda: self._live_socket(connection), timeout=timeout)
-        envelope_id = str(uuid.uuid4())
-        if accepts_response_payload is None:
-            accepts_response_payload = _ACCEPTS_RESPONSE_PAYLOAD.get(envelope_type, False)
-        message: JSON = {"envelope_id": envelope_id, "type": envelope_type, "payload": copy.deepcopy(payload)}
-        message["accepts_response_payload"] = accepts_response_payload
-        if envelope_type == "events_api":
-            message.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
-        self._envelopes[envelope_id] = _Envelope(message, socket.id)
-        await socket.ws.send_json(message)
-        return envelope_id
+        socket = await self.wait_until(lambda: self._socket_mode.live(connection), timeout=timeout)
+        return await self._socket_mode.send(
+            socket,
+            envelope_type,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
 
     async def socket_disconnect(self, reason: str = "refresh_requested", *, connection: str | None = None) -> str:
         """Send Slack's ``disconnect`` message (``warning``, ``refresh_requested``,
         ``link_disabled``) on a connection; returns the connection's id.  slack_sdk
         answers it by opening a new connection and closing this one."""
-        socket = self._live_socket(connection)
-        if socket is None:
-            raise LookupError("no open Socket Mode connection")
-        await socket.ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "standin"}})
-        return socket.id
+        return await self._socket_mode.disconnect(reason, connection)
 
     def socket_ack(self, envelope_id: str) -> JSON | None:
         """The app's ack of an envelope (``{"envelope_id": ..., "payload": ...}``,
         payload only when it answered with one), or None while it has not acked."""
-        ack = self._envelopes[envelope_id].ack
-        return copy.deepcopy(ack) if ack is not None else None
+        return self._socket_mode.ack(envelope_id)
 
     def socket_envelope(self, envelope_id: str) -> JSON:
         """The envelope as it was sent, e.g. to read its payload's trigger_id."""
-        return copy.deepcopy(self._envelopes[envelope_id].message)
+        return self._socket_mode.envelope(envelope_id)
 
     def socket_connections(self, *, include_closed: bool = False) -> list[str]:
         """Ids of the app's Socket Mode connections (open ones, oldest first)."""
-        return [s.id for s in self._sockets.values() if s.ready and (include_closed or not s.closed)]
-
-    def _live_socket(self, connection: str | None) -> _Socket | None:
-        if connection is not None:
-            socket = self._sockets.get(connection)
-            return socket if socket is not None and socket.ready and not socket.closed else None
-        live = [s for s in self._sockets.values() if s.ready and not s.closed]
-        return live[-1] if live else None
-
-    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["ticket"] not in self._socket_tickets:
-            return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        socket = _Socket(f"WS{next(self._ids):08d}", request.match_info["ticket"], ws)
-        self._sockets[socket.id] = socket
-        try:
-            await ws.send_json(
-                {
-                    "type": "hello",
-                    "num_connections": len([s for s in self._sockets.values() if not s.closed]),
-                    "debug_info": {"host": "standin", "build_number": 1, "approximate_connection_time": 18060},
-                    "connection_info": {"app_id": self.app_id},
-                }
-            )
-            socket.ready = True
-            async for frame in ws:
-                if frame.type == WSMsgType.TEXT:
-                    self._receive_ack(frame.data)
-        finally:
-            socket.closed = True
-        return ws
-
-    def _receive_ack(self, data: str) -> None:
-        """Record the first ack of a known envelope; Slack ignores anything else."""
-        try:
-            message = json.loads(data)
-        except ValueError:
-            return
-        envelope = self._envelopes.get(message.get("envelope_id")) if isinstance(message, dict) else None
-        if envelope is not None and envelope.ack is None:
-            envelope.ack = message
+        return self._socket_mode.connections(include_closed=include_closed)
 
     # ---- the modal stack, as Slack's client changes it (used by SlackDriver) --
 
@@ -687,9 +613,7 @@ class SlackStandin(FaultInjection):
         }
 
     def _apps_connections_open(self, params: JSON) -> JSON:
-        ticket = secrets.token_hex(16)
-        self._socket_tickets.add(ticket)
-        return {"url": f"{self.socket_url}{ticket}?app_id={self.app_id}"}
+        return {"url": f"{self.socket_url}{self._socket_mode.new_ticket()}?app_id={self.app_id}"}
 
     def _users_info(self, params: JSON) -> JSON:
         user = self.user(params.get("user", ""))
