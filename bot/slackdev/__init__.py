@@ -6,15 +6,8 @@ events, and applies the bot's answers to the stand-in's modal stack.
 """
 
 from bot.slackdev.driver import ACK_DEADLINE_SECONDS, DriverResult, Signing, SlackDriver, sign
-from bot.slackdev.standin import (
-    MAX_VIEW_STACK,
-    TRIGGER_TTL_SECONDS,
-    Call,
-    SlackStandin,
-    iter_elements,
-    message_violations,
-    view_violations,
-)
+from bot.slackdev.limits import MAX_VIEW_STACK, TRIGGER_TTL_SECONDS, iter_elements, message_violations, view_violations
+from bot.slackdev.standin import Call, SlackStandin
 
 __all__ = [
     "ACK_DEADLINE_SECONDS",

@@ -23,7 +23,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.slackdev.standin import JSON, SlackStandin, default_channel_name, iter_elements
+from bot.slackdev.limits import iter_elements
+from bot.slackdev.standin import SlackStandin, default_channel_name
+from bot.slackdev.wire import JSON
 
 ACK_DEADLINE_SECONDS = 3.0
 """Slack gives up on an answer (and shows the user an error) after 3 seconds."""

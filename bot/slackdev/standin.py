@@ -1,4 +1,4 @@
-"""A local, stateful stand-in for the Slack Web API.
+"""A local, stateful stand-in for Slack: its Web API and Socket Mode on 127.0.0.1.
 
 The bot's tests and the ``postmortem-bot demo`` command run the real app against
 this server instead of slack.com (which no machine here can reach).  It answers
@@ -8,89 +8,40 @@ that passes here is not merely passing against a permissive mock.
 
 Point ``slack_sdk``'s ``AsyncWebClient(base_url=standin.api_url)`` at it.
 
-It also speaks Socket Mode: ``apps.connections.open`` (with the app-level
-``xapp-`` token) hands out a ``ws://`` URL on the same server, which greets each
-connection with Slack's ``hello`` and then carries the envelopes a test pushes
-(``socket_command``, ``socket_send``) and the acks the app sends back
-(``socket_ack``).
+``SlackStandin`` is the HTTP front: it reads a call as Slack does, checks its token,
+logs it (``calls``) and serves response_urls, and composes the parts, one concern each:
+
+- ``webapi``: the methods and the workspace state they keep (users, messages, views);
+- ``limits``: Slack's documented limits and the words it refuses a view or message with;
+- ``faults``: the errors, dropped connections, rate limits and slow methods a test asks for;
+- ``socket_mode``: the WebSocket ``apps.connections.open`` hands out (with the app-level
+  ``xapp-`` token), greeting each connection with ``hello`` and carrying the envelopes a
+  test pushes (``socket_command``, ``socket_send``) and the app's acks (``socket_ack``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import copy
-import itertools
 import json
-import math
-import secrets
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Self, TypeVar
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
-from bot.ratelimit import PER_CHANNEL, Rate, SlidingWindow
+from bot.slackdev.faults import Fault, FaultInjection
+from bot.slackdev.socket_mode import SocketModeServer
+from bot.slackdev.webapi import Clock, WebApi
+from bot.slackdev.wire import JSON, ApiError
 
-JSON = dict[str, Any]
-Clock = Callable[[], float]
 T = TypeVar("T")
 
-TRIGGER_TTL_SECONDS = 3.0
-"""Slack lets an app exchange a trigger_id only within 3 seconds of issuing it."""
-MAX_VIEW_STACK = 3
-"""A modal stack holds the opened view plus at most two pushed ones."""
-MAX_MODAL_BLOCKS = 100
-MAX_VIEW_BYTES = 250_000
-"""Slack refuses a view "greater than 250kb" with ``view_too_large``.  Measured on the JSON
-slack_sdk and Bolt send (non-ASCII escaped, so an emoji counts 12 bytes) against 250,000
-bytes: the strictest reading of Slack's wording, so a view passing here passes there."""
-MAX_MESSAGE_BLOCKS = 50
-MAX_MESSAGE_TEXT = 40_000
-
 _JSON_FIELDS = ("view", "blocks", "attachments", "metadata")
-_VIEW_DEFAULTS = {
-    "private_metadata": "",
-    "callback_id": "",
-    "external_id": "",
-    "clear_on_close": False,
-    "notify_on_close": False,
-}
-_VIEW_IDENTITY = ("id", "team_id", "app_id", "app_installed_team_id", "bot_id", "root_view_id", "previous_view_id")
-_MESSAGE_FIELDS = ("text", "blocks", "attachments", "thread_ts", "metadata")
-"""What a message keeps from chat.postMessage/update; chat.update leaves omitted ones as they were."""
-_OPTION_LIMITS = {
-    "static_select": 100,
-    "multi_static_select": 100,
-    "overflow": 5,
-    "radio_buttons": 10,
-    "checkboxes": 10,
-}
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level (``xapp-``) token; every other one takes the bot token."""
-_ACCEPTS_RESPONSE_PAYLOAD = {"slash_commands": True, "interactive": True, "events_api": False}
-"""Whether Slack lets the app answer an envelope of this type with a payload in its ack."""
-_TZ_LABELS = {
-    "EST": "Eastern Standard Time",
-    "EDT": "Eastern Daylight Time",
-    "CST": "Central Standard Time",
-    "CDT": "Central Daylight Time",
-    "MST": "Mountain Standard Time",
-    "MDT": "Mountain Daylight Time",
-    "PST": "Pacific Standard Time",
-    "PDT": "Pacific Daylight Time",
-    "GMT": "Greenwich Mean Time",
-    "BST": "British Summer Time",
-    "UTC": "Coordinated Universal Time",
-    "CET": "Central European Time",
-    "CEST": "Central European Summer Time",
-}
 
 
 @dataclass(frozen=True)
@@ -103,203 +54,6 @@ class Call:
     status: int
     time: float
     dropped: bool = False
-
-
-@dataclass(frozen=True)
-class _Fault:
-    """A scripted failure for the next call of a method (see fail_next/drop_next)."""
-
-    drop: bool
-    error: str | None = None
-    status: int = 200
-    retry_after: int | None = None
-
-
-@dataclass
-class _Socket:
-    """One Socket Mode WebSocket connection the app opened."""
-
-    id: str
-    ticket: str
-    ws: web.WebSocketResponse
-    ready: bool = False
-    closed: bool = False
-
-
-@dataclass
-class _Envelope:
-    """An envelope delivered over Socket Mode, and the app's ack once it came."""
-
-    message: JSON
-    connection: str
-    ack: JSON | None = None
-
-
-@dataclass
-class _Trigger:
-    user_id: str
-    issued_at: float
-    view_id: str | None
-    used: bool = False
-
-
-class _ApiError(Exception):
-    """Raised by a method handler; becomes Slack's ``{"ok": false, ...}`` answer."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.body: JSON = {"ok": False, "error": error, **extra}
-
-
-# --------------------------------------------------------------------------
-# Block Kit limits
-
-
-def iter_elements(blocks: Any) -> Iterator[tuple[JSON, JSON, str]]:
-    """Yield (block, element, pointer-from-block) for every interactive element.
-
-    Shared by the limit checks, the driver's click/fill and state bookkeeping so
-    they all agree on where Slack looks for elements.
-    """
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
-        slots: list[tuple[str, Any]] = [("/accessory", block.get("accessory"))]
-        slots.append(("/element", block.get("element")))
-        if block.get("type") == "actions":
-            slots += [(f"/elements/{i}", e) for i, e in enumerate(block.get("elements", []))]
-        for pointer, element in slots:
-            if isinstance(element, dict):
-                yield block, element, pointer
-
-
-class _Limits:
-    """Collects violations of Slack's documented limits, worded as Slack words them."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def fail(self, problem: str, pointer: str) -> None:
-        self.messages.append(f"[ERROR] {problem} [json-pointer:{pointer}]")
-
-    def chars(self, value: Any, limit: int, pointer: str) -> None:
-        if isinstance(value, str) and len(value) > limit:
-            self.fail(f"must be less than {limit + 1} characters", pointer)
-
-    def text(self, obj: Any, limit: int, pointer: str) -> None:
-        if isinstance(obj, dict):
-            self.chars(obj.get("text"), limit, f"{pointer}/text")
-
-    def items(self, items: Any, limit: int, pointer: str) -> None:
-        if isinstance(items, list) and len(items) > limit:
-            self.fail(f"no more than {limit} items allowed", pointer)
-
-
-def _check_blocks(lim: _Limits, blocks: Any, pointer: str, *, in_message: bool) -> None:
-    if not isinstance(blocks, list):
-        lim.fail("must be an array", pointer)
-        return
-    lim.items(blocks, MAX_MESSAGE_BLOCKS if in_message else MAX_MODAL_BLOCKS, pointer)
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        at = f"{pointer}/{i}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            lim.fail("missing required field: type", at)
-            continue
-        block_id = block.get("block_id")
-        lim.chars(block_id, 255, f"{at}/block_id")
-        if block_id is not None and block_id in block_ids:
-            lim.fail(f"duplicate block_id: {block_id}", f"{at}/block_id")
-        block_ids.add(block_id)
-        _check_block(lim, block, at, in_message=in_message)
-
-
-def _check_block(lim: _Limits, block: JSON, at: str, *, in_message: bool) -> None:
-    kind = block["type"]
-    if kind == "section":
-        lim.text(block.get("text"), 3000, f"{at}/text")
-        lim.items(block.get("fields"), 10, f"{at}/fields")
-        for i, field in enumerate(block.get("fields") or []):
-            lim.text(field, 2000, f"{at}/fields/{i}")
-    elif kind == "header":
-        lim.text(block.get("text"), 150, f"{at}/text")
-    elif kind == "input":
-        if in_message:
-            lim.fail("unsupported type: input", f"{at}/type")
-        lim.text(block.get("label"), 2000, f"{at}/label")
-        lim.text(block.get("hint"), 2000, f"{at}/hint")
-    elif kind == "actions":
-        lim.items(block.get("elements"), 25, f"{at}/elements")
-    action_ids: set[str] = set()
-    for _, element, pointer in iter_elements([block]):
-        action_id = element.get("action_id")
-        if action_id is not None and action_id in action_ids:
-            lim.fail(f"duplicate action_id: {action_id}", f"{at}{pointer}/action_id")
-        action_ids.add(action_id)
-        _check_element(lim, element, f"{at}{pointer}")
-
-
-def _check_element(lim: _Limits, element: JSON, at: str) -> None:
-    lim.chars(element.get("action_id"), 255, f"{at}/action_id")
-    kind = element.get("type")
-    if kind in _OPTION_LIMITS:
-        lim.items(element.get("options"), _OPTION_LIMITS[kind], f"{at}/options")
-    for i, option in enumerate(element.get("options") or []):
-        if isinstance(option, dict):
-            lim.text(option.get("text"), 75, f"{at}/options/{i}/text")
-    if kind == "plain_text_input":
-        max_length = element.get("max_length")
-        max_length = max_length if isinstance(max_length, int) else 3000
-        if max_length > 3000:
-            lim.fail("must be less than 3001", f"{at}/max_length")
-        lim.chars(element.get("initial_value"), min(max_length, 3000), f"{at}/initial_value")
-
-
-def view_violations(view: Any, *, kind: str) -> list[str]:
-    """Every limit a view breaks, as Slack's response_metadata.messages lines."""
-    lim = _Limits()
-    if not isinstance(view, dict):
-        lim.fail("must be an object", "/view")
-        return lim.messages
-    if view.get("type") != kind:
-        lim.fail(f"must be {kind}", "/view/type")
-    if kind == "modal":
-        _check_modal_chrome(lim, view)
-    lim.chars(view.get("private_metadata"), 3000, "/view/private_metadata")
-    lim.chars(view.get("callback_id"), 255, "/view/callback_id")
-    lim.chars(view.get("external_id"), 255, "/view/external_id")
-    _check_blocks(lim, view.get("blocks", []), "/view/blocks", in_message=False)
-    return lim.messages
-
-
-def _check_modal_chrome(lim: _Limits, view: JSON) -> None:
-    if not isinstance(view.get("title"), dict):
-        lim.fail("missing required field: title", "/view/title")
-    for key in ("title", "submit", "close"):
-        obj = view.get(key)
-        if isinstance(obj, dict) and obj.get("type") != "plain_text":
-            lim.fail("must be plain_text", f"/view/{key}/type")
-        lim.text(obj, 24, f"/view/{key}")
-    blocks = view.get("blocks")
-    has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
-    if has_input and "submit" not in view:
-        lim.fail("missing required field: submit (required when using input blocks)", "/view")
-
-
-def view_too_large(view: Any) -> bool:
-    return len(json.dumps(view)) > MAX_VIEW_BYTES
-
-
-def _size_problems(view: Any) -> list[str]:
-    return ["view_too_large: the view is greater than 250kb"] if view_too_large(view) else []
-
-
-def message_violations(params: JSON) -> list[str]:
-    """Every Block Kit limit a message's blocks break, as Slack words them."""
-    lim = _Limits()
-    if "blocks" in params:
-        _check_blocks(lim, params["blocks"], "/blocks", in_message=True)
-    return lim.messages
 
 
 # --------------------------------------------------------------------------
@@ -333,10 +87,6 @@ def default_channel_name(channel: str) -> str:
     return channel.lower()
 
 
-def _truthy(value: Any) -> bool:
-    return value in (True, 1, "1", "true", "True")
-
-
 def _bearer(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
@@ -349,44 +99,11 @@ def _token(request: web.Request, params: JSON) -> str | None:
     return bearer if bearer is not None else params.get("token")
 
 
-def _ts_key(ts: str) -> tuple[int, int]:
-    seconds, _, micros = ts.partition(".")
-    return int(seconds), int(micros.ljust(6, "0")[:6])
-
-
-def _invalid_arguments(problems: list[str]) -> _ApiError:
-    return _ApiError("invalid_arguments", response_metadata={"messages": problems})
-
-
-@dataclass(frozen=True)
-class _Window:
-    """conversations.history's oldest/latest/inclusive bounds (and our cursor)."""
-
-    oldest: tuple[int, int]
-    latest: tuple[int, int]
-    inclusive: bool
-
-    @classmethod
-    def from_params(cls, params: JSON) -> _Window:
-        latest = str(params.get("latest") or "9999999999")
-        inclusive = _truthy(params.get("inclusive"))
-        if params.get("cursor"):  # our cursor: the ts of the last message already returned
-            latest = base64.b64decode(params["cursor"]).decode().removeprefix("next_ts:")
-            inclusive = False
-        return cls(_ts_key(str(params.get("oldest") or "0")), _ts_key(latest), inclusive)
-
-    def contains(self, ts: str) -> bool:
-        key = _ts_key(ts)
-        if self.inclusive:
-            return self.oldest <= key <= self.latest
-        return self.oldest < key < self.latest
-
-
 # --------------------------------------------------------------------------
 # the server
 
 
-class SlackStandin:
+class SlackStandin(WebApi, FaultInjection):
     """Stateful Slack Web API stand-in served by aiohttp on 127.0.0.1.
 
     Use ``async with SlackStandin() as slack:`` (or ``await start()`` / ``await
@@ -411,6 +128,8 @@ class SlackStandin:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        WebApi.__init__(self)
+        FaultInjection.__init__(self)
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -425,39 +144,9 @@ class SlackStandin:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
-        self._ids = itertools.count(1)
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._triggers: dict[str, _Trigger] = {}
-        self._views: dict[str, JSON] = {}
-        self._view_owner: dict[str, str] = {}
-        self._stacks: dict[str, list[str]] = {}
-        self._homes: dict[str, str] = {}
-        self._messages: dict[str, list[JSON]] = {}
-        self._ephemerals: dict[str, list[JSON]] = {}
-        self._last_ts: dict[str, int] = {}
-        self._users: dict[str, JSON] = {}
-        self._open_dms: set[str] = set()
         self._responses: dict[str, list[JSON]] = {}
-        self._socket_tickets: set[str] = set()
-        self._sockets: dict[str, _Socket] = {}
-        self._envelopes: dict[str, _Envelope] = {}
-        self._limits: dict[str, Rate] = {}
-        self._windows: dict[tuple[str, str], SlidingWindow] = {}
-        self._delays: dict[str, float] = {}
-        self._methods: dict[str, Callable[[JSON], JSON]] = {
-            "auth.test": self._auth_test,
-            "apps.connections.open": self._apps_connections_open,
-            "views.open": self._views_open,
-            "views.push": self._views_push,
-            "views.update": self._views_update,
-            "views.publish": self._views_publish,
-            "chat.postMessage": self._chat_post_message,
-            "chat.update": self._chat_update,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "conversations.open": self._conversations_open,
-            "conversations.history": self._conversations_history,
-            "users.info": self._users_info,
-        }
+        self._socket_mode = SocketModeServer(app_id=app_id, ids=self._ids)
+        self._methods["apps.connections.open"] = self._apps_connections_open
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -465,7 +154,7 @@ class SlackStandin:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
-        app.router.add_get("/socket/{ticket}", self._handle_socket)
+        app.router.add_get("/socket/{ticket}", self._socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
@@ -473,9 +162,7 @@ class SlackStandin:
 
     async def close(self) -> None:
         if self._runner is not None:
-            for socket in list(self._sockets.values()):  # an open WebSocket would hold up the shutdown
-                if not socket.closed:
-                    await socket.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            await self._socket_mode.close()
             await self._runner.cleanup()
             self._runner = None
 
@@ -502,59 +189,8 @@ class SlackStandin:
         """Where apps.connections.open sends the app (followed by a one-off ticket)."""
         return f"ws{self.url.removeprefix('http')}/socket/"
 
-    # ---- failure injection ----------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        *,
-        error: str | None = None,
-        status: int = 200,
-        retry_after: int | None = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` calls of ``method`` with an error, unprocessed.
-
-        ``status=429`` defaults the error to ``ratelimited``, as Slack sends it;
-        ``retry_after`` adds the Retry-After header slack_sdk's retry handler reads.
-        ``method`` may also be ``"response_url"`` for the response_url endpoint.
-        """
-        default = "ratelimited" if status == 429 else "fatal_error"
-        fault = _Fault(drop=False, error=error or default, status=status, retry_after=retry_after)
-        self._faults.setdefault(method, deque()).extend([fault] * times)
-
-    def drop_next(self, method: str, *, times: int = 1) -> None:
-        """Process the next call(s) fully, then drop the connection unanswered.
-
-        This is the "unknown outcome" case: the message is stored but the client
-        sees a connection error (and slack_sdk's default connection-error retry
-        handler will send it again).
-        """
-        self._faults.setdefault(method, deque()).extend([_Fault(drop=True)] * times)
-
-    def enforce_rate_limits(self, limits: Mapping[str, Rate]) -> None:
-        """From now on answer a call over its method's limit as Slack does: HTTP 429,
-        ``ratelimited`` and a Retry-After header, nothing processed. ``limits`` are
-        ``bot.ratelimit``'s (``method/channel`` for a per-channel one); other methods are free."""
-        self._limits = dict(limits)
-        self._windows.clear()
-
-    def delay(self, method: str, seconds: float) -> None:
-        """A slow Slack: every later call of ``method`` takes ``seconds`` before it is processed."""
-        self._delays[method] = seconds
-
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
-
-    # ---- test-side accessors ----------------------------------------------
-
-    def issue_trigger(self, user_id: str, *, view_id: str | None = None) -> str:
-        """Mint a trigger_id as Slack does for an interaction by ``user_id``
-        (inside view ``view_id`` when the interaction happened in a modal)."""
-        now = self.clock()
-        trigger_id = f"{next(self._ids)}.{int(now)}.{secrets.token_hex(16)}"
-        self._triggers[trigger_id] = _Trigger(user_id, now, view_id)
-        return trigger_id
 
     def new_response_url(self) -> str:
         response_id = f"R{next(self._ids):08d}"
@@ -564,78 +200,6 @@ class SlackStandin:
     def responses(self, response_url: str) -> list[JSON]:
         """What the bot posted to a response_url (full URL or its id), in order."""
         return copy.deepcopy(self._responses[response_url.rsplit("/", 1)[-1]])
-
-    def view(self, view_id: str) -> JSON:
-        return copy.deepcopy(self._views[view_id])
-
-    def open_modal_stack(self, user_id: str) -> list[JSON]:
-        """The user's open modals, bottom (root) first."""
-        return [self.view(view_id) for view_id in self._stacks.get(user_id, [])]
-
-    def current_view(self, user_id: str) -> JSON | None:
-        """The modal the user is looking at: the top of their stack."""
-        stack = self._stacks.get(user_id)
-        return self.view(stack[-1]) if stack else None
-
-    def home_view(self, user_id: str) -> JSON | None:
-        view_id = self._homes.get(user_id)
-        return self.view(view_id) if view_id else None
-
-    def messages(self, channel: str) -> list[JSON]:
-        """Messages in ``channel`` in ts order, each with a ``channel`` key added."""
-        return [{**copy.deepcopy(m), "channel": channel} for m in self._messages.get(channel, [])]
-
-    def ephemerals(self, channel: str, user: str | None = None) -> list[JSON]:
-        return [copy.deepcopy(m) for m in self._ephemerals.get(channel, []) if user is None or m["recipient"] == user]
-
-    def dm_channel(self, user_id: str) -> str:
-        return f"D{user_id}"
-
-    def add_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        real_name: str | None = None,
-        display_name: str | None = None,
-        tz: str = "America/New_York",
-        deleted: bool = False,
-        is_bot: bool = False,
-    ) -> JSON:
-        ZoneInfo(tz)  # fail at setup, not inside users.info, on a bad zone name
-        name = name or user_id.lower()
-        self._users[user_id] = raw = {
-            "id": user_id,
-            "team_id": self.team_id,
-            "name": name,
-            "deleted": deleted,
-            "real_name": real_name or name.title(),
-            "tz": tz,
-            "is_bot": is_bot,
-            "profile": {
-                "real_name": real_name or name.title(),
-                "display_name": display_name if display_name is not None else name,
-            },
-        }
-        return self._render_user(raw)
-
-    def set_user_deleted(self, user_id: str, deleted: bool = True) -> None:
-        self._users[user_id]["deleted"] = deleted
-
-    def user(self, user_id: str) -> JSON | None:
-        """The users.info object for a registered user, or None."""
-        raw = self._users.get(user_id)
-        return None if raw is None else self._render_user(raw)
-
-    def _render_user(self, raw: JSON) -> JSON:
-        """Slack computes tz_label/tz_offset for the current instant (DST moves them)."""
-        user = copy.deepcopy(raw)
-        moment = datetime.fromtimestamp(self.clock(), tz=UTC).astimezone(ZoneInfo(user["tz"]))
-        offset = moment.utcoffset()
-        abbreviation = moment.tzname() or ""
-        user["tz_label"] = _TZ_LABELS.get(abbreviation, abbreviation)
-        user["tz_offset"] = int(offset.total_seconds()) if offset else 0
-        return user
 
     async def wait_until(self, predicate: Callable[[], T], *, timeout: float = 10.0) -> T:
         """Poll ``predicate`` until truthy: Bolt acks before its listener finishes,
@@ -647,7 +211,7 @@ class SlackStandin:
             await asyncio.sleep(0.005)
         return result
 
-    # ---- Socket Mode -------------------------------------------------------
+    # ---- slash commands and Socket Mode ------------------------------------
 
     def command_payload(
         self,
@@ -724,122 +288,37 @@ class SlackStandin:
         Waits up to ``timeout`` seconds for the app to be connected (and greeted),
         since a client's connect can return before this side has registered it.
         """
-        socket = await self.wait_until(lambda: self._live_socket(connection), timeout=timeout)
-        envelope_id = str(uuid.uuid4())
-        if accepts_response_payload is None:
-            accepts_response_payload = _ACCEPTS_RESPONSE_PAYLOAD.get(envelope_type, False)
-        message: JSON = {"envelope_id": envelope_id, "type": envelope_type, "payload": copy.deepcopy(payload)}
-        message["accepts_response_payload"] = accepts_response_payload
-        if envelope_type == "events_api":
-            message.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
-        self._envelopes[envelope_id] = _Envelope(message, socket.id)
-        await socket.ws.send_json(message)
-        return envelope_id
+        socket = await self.wait_until(lambda: self._socket_mode.live(connection), timeout=timeout)
+        return await self._socket_mode.send(
+            socket,
+            envelope_type,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
 
     async def socket_disconnect(self, reason: str = "refresh_requested", *, connection: str | None = None) -> str:
         """Send Slack's ``disconnect`` message (``warning``, ``refresh_requested``,
         ``link_disabled``) on a connection; returns the connection's id.  slack_sdk
         answers it by opening a new connection and closing this one."""
-        socket = self._live_socket(connection)
-        if socket is None:
-            raise LookupError("no open Socket Mode connection")
-        await socket.ws.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "standin"}})
-        return socket.id
+        return await self._socket_mode.disconnect(reason, connection)
 
     def socket_ack(self, envelope_id: str) -> JSON | None:
         """The app's ack of an envelope (``{"envelope_id": ..., "payload": ...}``,
         payload only when it answered with one), or None while it has not acked."""
-        ack = self._envelopes[envelope_id].ack
-        return copy.deepcopy(ack) if ack is not None else None
+        return self._socket_mode.ack(envelope_id)
 
     def socket_envelope(self, envelope_id: str) -> JSON:
         """The envelope as it was sent, e.g. to read its payload's trigger_id."""
-        return copy.deepcopy(self._envelopes[envelope_id].message)
+        return self._socket_mode.envelope(envelope_id)
 
     def socket_connections(self, *, include_closed: bool = False) -> list[str]:
         """Ids of the app's Socket Mode connections (open ones, oldest first)."""
-        return [s.id for s in self._sockets.values() if s.ready and (include_closed or not s.closed)]
+        return self._socket_mode.connections(include_closed=include_closed)
 
-    def _live_socket(self, connection: str | None) -> _Socket | None:
-        if connection is not None:
-            socket = self._sockets.get(connection)
-            return socket if socket is not None and socket.ready and not socket.closed else None
-        live = [s for s in self._sockets.values() if s.ready and not s.closed]
-        return live[-1] if live else None
-
-    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["ticket"] not in self._socket_tickets:
-            return web.json_response({"ok": False, "error": "invalid_ticket"}, status=401)
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        socket = _Socket(f"WS{next(self._ids):08d}", request.match_info["ticket"], ws)
-        self._sockets[socket.id] = socket
-        try:
-            await ws.send_json(
-                {
-                    "type": "hello",
-                    "num_connections": len([s for s in self._sockets.values() if not s.closed]),
-                    "debug_info": {"host": "standin", "build_number": 1, "approximate_connection_time": 18060},
-                    "connection_info": {"app_id": self.app_id},
-                }
-            )
-            socket.ready = True
-            async for frame in ws:
-                if frame.type == WSMsgType.TEXT:
-                    self._receive_ack(frame.data)
-        finally:
-            socket.closed = True
-        return ws
-
-    def _receive_ack(self, data: str) -> None:
-        """Record the first ack of a known envelope; Slack ignores anything else."""
-        try:
-            message = json.loads(data)
-        except ValueError:
-            return
-        envelope = self._envelopes.get(message.get("envelope_id")) if isinstance(message, dict) else None
-        if envelope is not None and envelope.ack is None:
-            envelope.ack = message
-
-    # ---- the modal stack, as Slack's client changes it (used by SlackDriver) --
-
-    def set_state(self, view_id: str, values: JSON) -> None:
-        """Record what the user has typed/selected in an open view."""
-        self._views[view_id]["state"] = {"values": copy.deepcopy(values)}
-
-    def is_open(self, view_id: str) -> bool:
-        """Whether the view is on screen (in its user's stack, or their Home tab):
-        Slack answers not_found when an app updates a view the user has closed."""
-        owner = self._view_owner.get(view_id)
-        if owner is None:
-            return False
-        return view_id in self._stacks.get(owner, []) or self._homes.get(owner) == view_id
-
-    def close_view(self, user_id: str, *, clear: bool = False) -> None:
-        """The top view closes (the user cancelled, or the app acked a submission
-        with an empty body); ``clear`` closes the whole stack."""
-        stack = self._stacks.get(user_id, [])
-        del stack[0 if clear else -1 :]
-
-    def replace_view(self, view_id: str, view: Any) -> list[str]:
-        """Apply ``response_action: update``; returns Slack's complaints, if any."""
-        stored = self._views[view_id]
-        problems = view_violations(view, kind=stored["type"]) + _size_problems(view)
-        if not problems:
-            self._store_update(stored, view)
-        return problems
-
-    def push_view(self, user_id: str, view: Any) -> list[str]:
-        """Apply ``response_action: push``; returns Slack's complaints, if any."""
-        stack = self._stacks.get(user_id, [])
-        problems = view_violations(view, kind="modal") + _size_problems(view)
-        if not stack:
-            problems.append("not_found: the user has no open modal")
-        elif len(stack) >= MAX_VIEW_STACK:
-            problems.append("push_limit_reached")
-        if not problems:
-            stack.append(self._store_view(view, user_id, root=stack[0], previous=stack[-1])["id"])
-        return problems
+    def _apps_connections_open(self, params: JSON) -> JSON:
+        return {"url": f"{self.socket_url}{self._socket_mode.new_ticket()}?app_id={self.app_id}"}
 
     # ---- HTTP -------------------------------------------------------------
 
@@ -850,34 +329,18 @@ class SlackStandin:
         params.pop("token", None)
         if method in _APP_TOKEN_METHODS:
             token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
-        wait = self._over_limit(method, params)
-        if wait:
-            return self._fail(method, params, _Fault(drop=False, error="ratelimited", status=429, retry_after=wait))
-        fault = self._take_fault(method)
+        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(method)
         if fault is not None and not fault.drop:
             return self._fail(method, params, fault)
-        if method in self._delays:
-            await asyncio.sleep(self._delays[method])
+        await self._slow_down(method)
         body = self._dispatch(method, token, params)
         return self._answer(request, method, params, body, dropped=fault is not None)
 
-    def _over_limit(self, method: str, params: JSON) -> int:
-        """Whole seconds to wait, when this call would exceed a limit (0: counted, go ahead)."""
-        scopes = [(method, "")]
+    def _counted_channel(self, params: JSON) -> str:
+        """The conversation a call counts against for a per-channel rate limit:
+        a post to a user id counts against the DM it goes to."""
         channel = str(params.get("channel") or "")
-        if method + PER_CHANNEL in self._limits and channel:
-            scopes.append((method + PER_CHANNEL, self.dm_channel(channel) if channel[0] in "UW" else channel))
-        windows = [self._window(*scope) for scope in scopes if scope[0] in self._limits]
-        now = asyncio.get_running_loop().time()
-        wait = max((w.wait(now) for w in windows), default=0.0)
-        if wait:
-            return max(1, math.ceil(wait))
-        for window in windows:
-            window.count(now)
-        return 0
-
-    def _window(self, limit: str, channel: str) -> SlidingWindow:
-        return self._windows.setdefault((limit, channel), SlidingWindow(self._limits[limit]))
+        return self.dm_channel(channel) if channel and channel[0] in "UW" else channel
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         response_id = request.match_info["response_id"]
@@ -891,11 +354,7 @@ class SlackStandin:
             request.transport.close()  # type: ignore[union-attr]
         return web.Response(text="ok")
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        return queue.popleft() if queue else None
-
-    def _fail(self, method: str, params: JSON, fault: _Fault) -> web.Response:
+    def _fail(self, method: str, params: JSON, fault: Fault) -> web.Response:
         body = {"ok": False, "error": fault.error}
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         self.calls.append(Call(method, params, body, fault.status, self.clock()))
@@ -920,279 +379,5 @@ class SlackStandin:
             return {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
         try:
             return {"ok": True, **handler(params)}
-        except _ApiError as failure:
+        except ApiError as failure:
             return failure.body
-
-    # ---- auth / users / conversations ---------------------------------------
-
-    def _auth_test(self, params: JSON) -> JSON:
-        return {
-            "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team_name,
-            "user": "postmortem-bot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
-
-    def _apps_connections_open(self, params: JSON) -> JSON:
-        ticket = secrets.token_hex(16)
-        self._socket_tickets.add(ticket)
-        return {"url": f"{self.socket_url}{ticket}?app_id={self.app_id}"}
-
-    def _users_info(self, params: JSON) -> JSON:
-        user = self.user(params.get("user", ""))
-        if user is None:
-            raise _ApiError("user_not_found")
-        return {"user": user}
-
-    def _conversations_open(self, params: JSON) -> JSON:
-        users = [u for u in str(params.get("users", "")).split(",") if u]
-        if not users:
-            raise _ApiError("users_list_not_supplied")
-        for user_id in users:
-            if user_id not in self._users:
-                raise _ApiError("user_not_found")
-            if self._users[user_id]["deleted"]:
-                raise _ApiError("user_disabled")
-        channel = self.dm_channel(users[0]) if len(users) == 1 else "G" + "".join(sorted(users))
-        already_open = channel in self._open_dms
-        self._open_dms.add(channel)
-        return {"no_op": already_open, "already_open": already_open, "channel": {"id": channel}}
-
-    def _conversations_history(self, params: JSON) -> JSON:
-        """Newest first, top-level messages only (thread replies live in
-        conversations.replies), metadata only when include_all_metadata is set."""
-        channel = self._channel(params)
-        window = _Window.from_params(params)
-        limit = int(params.get("limit") or 100)
-        found = [
-            m
-            for m in reversed(self._messages.get(channel, []))
-            if m.get("thread_ts", m["ts"]) == m["ts"] and window.contains(m["ts"])
-        ]
-        page = copy.deepcopy(found[:limit])
-        if not _truthy(params.get("include_all_metadata")):
-            for message in page:
-                message.pop("metadata", None)
-        more = len(found) > limit
-        next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
-        return {"messages": page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
-
-    def _channel(self, params: JSON, *, user_id_opens_dm: bool = False) -> str:
-        """The conversation a call names. Posting to a user id opens and uses the app's DM
-        with them, as Slack does; reading or editing a DM takes its D… id."""
-        channel = str(params.get("channel") or "")
-        if not channel:
-            raise _ApiError("channel_not_found")
-        if channel[0] in "UW":
-            if channel not in self._users or not user_id_opens_dm:
-                raise _ApiError("channel_not_found")
-            self._open_dms.add(self.dm_channel(channel))
-            return self.dm_channel(channel)
-        return channel
-
-    # ---- views --------------------------------------------------------------
-
-    def _exchange_trigger(self, params: JSON) -> _Trigger:
-        trigger_id = params.get("trigger_id") or params.get("interactivity_pointer") or ""
-        trigger = self._triggers.get(str(trigger_id))
-        if trigger is None:
-            raise _ApiError("invalid_trigger_id")
-        if trigger.used:
-            raise _ApiError("exchanged_trigger_id")
-        if self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS:
-            raise _ApiError("expired_trigger_id")
-        return trigger
-
-    def _checked_view(self, params: JSON, kind: str, *, replacing: str | None = None) -> JSON:
-        """The request's view, if Slack would accept it (in place of ``replacing``)."""
-        view = params.get("view")
-        if view_too_large(view):
-            raise _ApiError("view_too_large")
-        problems = view_violations(view, kind=kind)
-        if problems:
-            raise _invalid_arguments(problems)
-        if self._find_external(view.get("external_id")) not in (None, replacing):
-            raise _ApiError("duplicate_external_id")
-        return view
-
-    def _views_open(self, params: JSON) -> JSON:
-        trigger = self._exchange_trigger(params)
-        view = self._checked_view(params, "modal")
-        trigger.used = True
-        stored = self._store_view(view, trigger.user_id, root=None, previous=None)
-        self._stacks[trigger.user_id] = [stored["id"]]
-        return {"view": copy.deepcopy(stored)}
-
-    def _views_push(self, params: JSON) -> JSON:
-        """Push onto the stack the trigger came from (or the user's open stack)."""
-        trigger = self._exchange_trigger(params)
-        view = self._checked_view(params, "modal")
-        stack = self._stacks.get(trigger.user_id, [])
-        if not stack or (trigger.view_id is not None and trigger.view_id not in stack):
-            raise _ApiError("not_found")
-        if len(stack) >= MAX_VIEW_STACK:
-            raise _ApiError("push_limit_reached")
-        trigger.used = True
-        stored = self._store_view(view, trigger.user_id, root=stack[0], previous=stack[-1])
-        stack.append(stored["id"])
-        return {"view": copy.deepcopy(stored)}
-
-    def _views_update(self, params: JSON) -> JSON:
-        view_id = params.get("view_id") or self._find_external(params.get("external_id"))
-        if view_id not in self._views or not self.is_open(view_id):
-            raise _ApiError("not_found")
-        stored = self._views[view_id]
-        if params.get("hash") and params["hash"] != stored["hash"]:
-            raise _ApiError("hash_conflict")
-        self._store_update(stored, self._checked_view(params, stored["type"], replacing=view_id))
-        return {"view": copy.deepcopy(stored)}
-
-    def _views_publish(self, params: JSON) -> JSON:
-        user_id = str(params.get("user_id") or "")
-        if not user_id:
-            raise _invalid_arguments(["[ERROR] missing required field: user_id [json-pointer:/user_id]"])
-        home_id = self._homes.get(user_id)
-        if home_id and params.get("hash") and params["hash"] != self._views[home_id]["hash"]:
-            raise _ApiError("hash_conflict")
-        view = self._checked_view(params, "home", replacing=home_id)
-        if home_id is None:
-            self._homes[user_id] = self._store_view(view, user_id, root=None, previous=None)["id"]
-        else:
-            self._store_update(self._views[home_id], view)
-        return {"view": self.view(self._homes[user_id])}
-
-    def _find_external(self, external_id: Any) -> str | None:
-        if not external_id:
-            return None
-        return next((i for i, v in self._views.items() if v.get("external_id") == external_id), None)
-
-    def _store_view(self, view: JSON, user_id: str, *, root: str | None, previous: str | None) -> JSON:
-        view_id = f"V{next(self._ids):08d}"
-        stored = {
-            **_VIEW_DEFAULTS,
-            **copy.deepcopy(view),
-            "id": view_id,
-            "team_id": self.team_id,
-            "app_id": self.app_id,
-            "app_installed_team_id": self.team_id,
-            "bot_id": self.bot_id,
-            "root_view_id": root or view_id,
-            "previous_view_id": previous,
-            "state": {"values": {}},
-            "hash": self._new_hash(),
-        }
-        self._stamp_ids(stored.setdefault("blocks", []))
-        self._views[view_id] = stored
-        self._view_owner[view_id] = user_id
-        return stored
-
-    def _store_update(self, stored: JSON, view: JSON) -> None:
-        """Replace a view in place; like Slack, keep typed input whose block_id and
-        action_id survive the update (changing a block_id is how apps reset one)."""
-        kept = {key: stored[key] for key in _VIEW_IDENTITY}
-        old_values = stored["state"]["values"]
-        stored.clear()
-        stored.update(_VIEW_DEFAULTS)
-        stored.update(copy.deepcopy(view), **kept, hash=self._new_hash())
-        self._stamp_ids(stored.setdefault("blocks", []))
-        live = {(b.get("block_id"), e.get("action_id")) for b, e, _ in iter_elements(stored["blocks"])}
-        stored["state"] = {
-            "values": {
-                block_id: kept_actions
-                for block_id, actions in old_values.items()
-                if (kept_actions := {a: v for a, v in actions.items() if (block_id, a) in live})
-            }
-        }
-
-    def _new_hash(self) -> str:
-        return f"{int(self.clock())}.{secrets.token_hex(4)}"
-
-    def _stamp_ids(self, blocks: list[JSON]) -> None:
-        """Slack fills in block_id and action_id when the app leaves them out."""
-        for block in blocks:
-            if isinstance(block, dict) and "block_id" not in block:
-                block["block_id"] = f"sb{next(self._ids):06d}"
-        for _, element, _ in iter_elements(blocks):
-            element.setdefault("action_id", f"sa{next(self._ids):06d}")
-
-    # ---- messages -------------------------------------------------------------
-
-    def _checked_message(self, params: JSON) -> JSON:
-        if not (params.get("text") or params.get("blocks") or params.get("attachments")):
-            raise _ApiError("no_text")
-        problems = message_violations(params)
-        if problems:
-            raise _ApiError(
-                "invalid_blocks",
-                errors=[p.removeprefix("[ERROR] ") for p in problems],
-                response_metadata={"messages": problems},
-            )
-        if len(str(params.get("text", ""))) > MAX_MESSAGE_TEXT:
-            raise _ApiError("msg_too_long")
-        metadata = params.get("metadata")
-        if metadata is not None and not (
-            isinstance(metadata, dict)
-            and isinstance(metadata.get("event_type"), str)
-            and isinstance(metadata.get("event_payload"), dict)
-        ):
-            raise _ApiError("invalid_metadata_format")
-        fields = {key: copy.deepcopy(params[key]) for key in _MESSAGE_FIELDS if key in params}
-        self._stamp_ids(fields.get("blocks", []))
-        return fields
-
-    def _next_ts(self, channel: str) -> str:
-        """Unique, increasing per channel even when the clock stands still."""
-        micros = max(int(self.clock() * 1_000_000), self._last_ts.get(channel, 0) + 1)
-        self._last_ts[channel] = micros
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _chat_post_message(self, params: JSON) -> JSON:
-        channel = self._channel(params, user_id_opens_dm=True)
-        content = self._checked_message(params)
-        message = {
-            "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "app_id": self.app_id,
-            "team": self.team_id,
-            "text": "",
-            **content,
-            "ts": self._next_ts(channel),
-        }
-        self._messages.setdefault(channel, []).append(message)
-        return {"channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
-
-    def _chat_update(self, params: JSON) -> JSON:
-        channel = self._channel(params)
-        ts = params.get("ts")
-        message = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
-        if message is None:
-            raise _ApiError("message_not_found")
-        content = self._checked_message(params)
-        message.update(content, edited={"user": self.bot_user_id, "ts": self._next_ts(channel)})
-        return {"channel": channel, "ts": ts, "text": message["text"], "message": copy.deepcopy(message)}
-
-    def _chat_post_ephemeral(self, params: JSON) -> JSON:
-        channel = self._channel(params, user_id_opens_dm=True)
-        user = str(params.get("user") or "")
-        if not user:
-            raise _ApiError("user_not_in_channel")
-        content = self._checked_message(params)
-        message_ts = self._next_ts(channel)
-        self._ephemerals.setdefault(channel, []).append(
-            {
-                "type": "message",
-                "user": self.bot_user_id,
-                "bot_id": self.bot_id,
-                "text": "",
-                **content,
-                "ts": message_ts,
-                "channel": channel,
-                "recipient": user,
-                "is_ephemeral": True,
-            }
-        )
-        return {"message_ts": message_ts}
