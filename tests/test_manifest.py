@@ -11,7 +11,7 @@ import yaml
 from bot import example
 from bot.app import EVENTS_PATH, create_sweeper
 from bot.config import Settings
-from bot.demo import Walkthrough
+from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
 from storage.ledger import Ledger
@@ -76,7 +76,8 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     private = Walkthrough(slack, standin, "U0OPS0001", "G0PRIVATE1")
     await private.start("inc-private")
     await private.save({**example.ANSWERS["summary"], "incident_id": "inc-private"})
-    await private.save(example.ANSWERS["what_happened"])  # the canvas whose create was lost is looked for
+    await listeners_finished()  # the lost create is settled; the next save looks for its canvas
+    await private.save(example.ANSWERS["what_happened"])
     await slack.command("status", user="U0OPS0001", channel="C0INCIDENT")
     for user in ("U0OPS0001", "U0SAFE001", "U0RUN0001"):
         standin.add_user(user, tz="UTC")
