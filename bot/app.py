@@ -60,7 +60,7 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         logger=BOLT_LOG,
     )
     secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
-    handlers.register(app, Services(store=store, metadata_key=metadata_key(secret)))
+    handlers.register(app, Services(store=store, metadata_key=metadata_key(secret), canvas=settings.postmortem_canvas))
     return app
 
 

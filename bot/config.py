@@ -105,6 +105,8 @@ class Settings(StorageSettings):
     reminder_unowned_grace_hours: float = Field(default=1, ge=0)
     reminder_working_hours: str = "09:00-18:00"
     reminder_workdays: str = "mon-fri"
+    postmortem_canvas: bool = False
+    """``on``: each postmortem is kept as its channel's canvas too (``handlers.support.canvas``)."""
 
     @field_validator("slack_api_url")
     @classmethod

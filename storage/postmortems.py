@@ -58,6 +58,8 @@ _RECORD_COLUMNS = (
     _postmortems.card_revision,
     _postmortems.template_name,
     _postmortems.template_version,
+    _postmortems.canvas_id,
+    _postmortems.canvas_standalone,
     _sections.section_key,
     _sections.data,
     _sections.version,
@@ -123,6 +125,8 @@ def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Tem
         sections=sections,
         gone=frozenset(a.owner for a in actions if a.gone),
         card_revision=head.card_revision,
+        canvas_id=head.canvas_id,
+        canvas_standalone=head.canvas_standalone,
     )
 
 

@@ -63,6 +63,9 @@ class PostmortemRecord:
     """Action owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
     card_revision: int = 0
     """How many times the card was marked out of date when this was read (see ``storage.card_lease``)."""
+    canvas_id: str | None = None
+    canvas_standalone: bool = False
+    """The canvas is a standalone one, Slack having refused a channel canvas: the card links to it."""
 
     @property
     def owner(self) -> str:

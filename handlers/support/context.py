@@ -21,6 +21,8 @@ class Services:
     store: Store
     metadata_key: bytes
     """Seals modal metadata (``handlers.support.metadata``)."""
+    canvas: bool = False
+    """``POSTMORTEM_CANVAS``: keep each postmortem as its channel's canvas too."""
 
     @property
     def catalog(self) -> Catalog:

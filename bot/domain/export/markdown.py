@@ -81,6 +81,13 @@ def _md_checklist(items: list[ChecklistItem]) -> str:
     )
 
 
+def section_markdown(pm: Postmortem, section: t.Section) -> str:
+    """One section's answers (its actions for the action list), without its heading."""
+    if section.is_action_list:
+        return _md_actions(pm.template, pm.actions)
+    return "\n\n".join(_md_field(f, pm.value(section.key, f.key)) for f in section.fields)
+
+
 def to_markdown(pm: Postmortem) -> str:
     """Every section as a readable document, then the YAML export and the checklist."""
     template = pm.template
@@ -88,11 +95,7 @@ def to_markdown(pm: Postmortem) -> str:
     title = (pm.value(incident_id.section, incident_id.field) if incident_id else None) or pm.incident_id
     blocks = [f"# Postmortem · {title or '(no incident_id yet)'}"]
     for section in template.sections:
-        blocks.append(f"## {section.number}. {section.title}")
-        if section.is_action_list:
-            blocks.append(_md_actions(template, pm.actions))
-        else:
-            blocks.extend(_md_field(f, pm.value(section.key, f.key)) for f in section.fields)
+        blocks += [f"## {section.number}. {section.title}", section_markdown(pm, section)]
     number = checklist_number(template)
     blocks += [f"## {number - 1}. {YAML_TITLE}", f"```yaml\n{to_yaml(pm)}```"]
     blocks += [f"## {number}. {template.checklist_title}", _md_checklist(checklist(pm))]
