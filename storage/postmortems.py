@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.document import Postmortem
+from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
@@ -96,7 +97,9 @@ _ACTIONS_OF = (
 # Statements built once: building one per request cost more CPU than running it.
 
 
-def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template) -> PostmortemRecord:
+def _record(
+    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template, links: LinkTemplates
+) -> PostmortemRecord:
     head = rows[0]
     sections = {
         r.section_key: SectionSnapshot(r.data, r.version, r.updated_by, r.updated_at)
@@ -123,6 +126,7 @@ def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Tem
         sections=sections,
         gone=frozenset(a.owner for a in actions if a.gone),
         card_revision=head.card_revision,
+        links=links,
     )
 
 
@@ -198,7 +202,7 @@ class Postmortems(StoreBase):
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), template))
+            records.append(_record(group, actions_of.get(key, []), template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
@@ -279,6 +283,7 @@ class Postmortems(StoreBase):
             last_edited_by=None,
             last_edited_at=None,
             doc=Postmortem(incident_id=incident_id, template=template),
+            links=self.links,
         )
         card = card_lease.Lease(postmortem_id, holder, 1, post_claimed=True) if take_card else None
         return Opened(created, created=True, card=card)

@@ -26,8 +26,10 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     blocks = [
         kit.header(render.truncate(render.headline(record), 150)),
         kit.context(_byline(record)),
-        kit.section(render.sections_done(record)),
     ]
+    if links := render.links_text(record):
+        blocks.append(kit.context(links))
+    blocks.append(kit.section(render.sections_done(record)))
     blocks += [
         kit.section(
             render.section_line(record, s),
