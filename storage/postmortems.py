@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.document import Postmortem
+from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
@@ -98,7 +99,9 @@ _ACTIONS_OF = (
 # Statements built once: building one per request cost more CPU than running it.
 
 
-def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template) -> PostmortemRecord:
+def _record(
+    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template, links: LinkTemplates
+) -> PostmortemRecord:
     head = rows[0]
     sections = {
         r.section_key: SectionSnapshot(r.data, r.version, r.updated_by, r.updated_at)
@@ -127,6 +130,7 @@ def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Tem
         card_revision=head.card_revision,
         canvas_id=head.canvas_id,
         canvas_standalone=head.canvas_standalone,
+        links=links,
     )
 
 
@@ -202,7 +206,7 @@ class Postmortems(StoreBase):
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), template))
+            records.append(_record(group, actions_of.get(key, []), template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
@@ -283,6 +287,7 @@ class Postmortems(StoreBase):
             last_edited_by=None,
             last_edited_at=None,
             doc=Postmortem(incident_id=incident_id, template=template),
+            links=self.links,
         )
         card = card_lease.Lease(postmortem_id, holder, 1, post_claimed=True) if take_card else None
         return Opened(created, created=True, card=card)

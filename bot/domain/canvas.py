@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.domain import template as t
 from bot.domain.document import Postmortem
 from bot.domain.export.markdown import section_markdown
+from bot.domain.links import NO_LINKS, LinkTemplates
 
 _STRUCTURE = re.compile(r"^(\s*)(#|```|~~~)", re.MULTILINE)
 """A line of an answer that would open a heading (and so a section of its own) or a code block."""
@@ -42,16 +43,16 @@ def _inert(text: str) -> str:
     return _STRUCTURE.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
 
 
-def canvas_sections(pm: Postmortem) -> list[CanvasSection]:
+def canvas_sections(pm: Postmortem, links: LinkTemplates = NO_LINKS) -> list[CanvasSection]:
     return [
-        CanvasSection(s.key, heading(s), f"## {heading(s)}\n\n{_inert(section_markdown(pm, s))}")
+        CanvasSection(s.key, heading(s), f"## {heading(s)}\n\n{_inert(section_markdown(pm, s, links))}")
         for s in pm.template.sections
     ]
 
 
-def canvas_markdown(pm: Postmortem) -> str:
-    """The whole canvas, as it is created."""
-    return "\n\n".join(s.markdown for s in canvas_sections(pm))
+def canvas_markdown(pm: Postmortem, links: LinkTemplates = NO_LINKS) -> str:
+    """The whole canvas, as it is created; the ids ``links`` has templates for are links."""
+    return "\n\n".join(s.markdown for s in canvas_sections(pm, links))
 
 
 def canvas_title(pm: Postmortem) -> str:

@@ -39,8 +39,10 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
         kit.header(render.truncate(render.headline(record), 150)),
         kit.context(_byline(record)),
         *_canvas_note(record),
-        kit.section(render.sections_done(record)),
     ]
+    if links := render.links_text(record):
+        blocks.append(kit.context(links))
+    blocks.append(kit.section(render.sections_done(record)))
     blocks += [
         kit.section(
             render.section_line(record, s),

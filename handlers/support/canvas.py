@@ -58,7 +58,7 @@ async def _render(client: AsyncWebClient, store: Store, leases: CanvasLeases, le
     record = await store.get(lease.postmortem_id)
     if state is None or record is None:
         return {}
-    sections = canvas_sections(record.doc)
+    sections = canvas_sections(record.doc, record.links)
     canvas_id, digests = state.canvas_id, state.digests
     if canvas_id is None and state.create_started is not None:
         if state.standalone:  # no way to look for it: never risk a second canvas
@@ -93,7 +93,7 @@ async def _create(
 ) -> None:
     """The channel's canvas with the whole document; a standalone one in the channel's tabs
     where Slack refuses a channel canvas. Claimed first, so a lost reply is looked for."""
-    content, title = _content(canvas_markdown(record.doc)), canvas_title(record.doc)
+    content, title = _content(canvas_markdown(record.doc, record.links)), canvas_title(record.doc)
     await leases.claim_create(lease, standalone=False)
     channel_canvas = client.conversations_canvases_create(
         channel_id=record.channel_id, document_content=content, title=title
