@@ -97,11 +97,12 @@ def static_view(section: t.Section) -> dict[str, Any]:
     return section_view(TEMPLATE, section, None, meta)
 
 
-def baseline_web_app(api_url: str) -> web.Application:
+def baseline_web_app(api_url: str) -> tuple[web.Application, Callable[[], Awaitable[None]]]:
     """Bolt with nothing behind it: ack the command and open a static modal, ack the submission
     with a static view. One HTTP session for the Web API, as the product has."""
+    session = ClientSession()
     app = AsyncApp(
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, session=ClientSession()),
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url, session=session),
         signing_secret=SIGNING_SECRET,
         logger=logging.getLogger("bench.baseline"),
     )
@@ -116,7 +117,7 @@ def baseline_web_app(api_url: str) -> web.Application:
 
     app.command("/postmortem")(command)
     app.view(SECTION_CALLBACK)(submission)
-    return app.web_app(path=EVENTS_PATH)
+    return app.web_app(path=EVENTS_PATH), session.close
 
 
 async def product_web_app(api_url: str, database_url: str) -> tuple[web.Application, Callable[[], Awaitable[None]]]:
@@ -161,7 +162,7 @@ async def serve(kind: str, api_url: str, database_url: str) -> None:
     if kind == "product":
         web_app, cleanup = await product_web_app(api_url, database_url)
     else:
-        web_app, cleanup = baseline_web_app(api_url), _nothing
+        web_app, cleanup = baseline_web_app(api_url)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -169,10 +170,6 @@ async def serve(kind: str, api_url: str, database_url: str) -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await runner.cleanup()
     await cleanup()
-
-
-async def _nothing() -> None:
-    return None
 
 
 # --------------------------------------------------------------------------
