@@ -105,6 +105,7 @@ class Settings(StorageSettings):
     reminder_unowned_grace_hours: float = Field(default=1, ge=0)
     reminder_working_hours: str = "09:00-18:00"
     reminder_workdays: str = "mon-fri"
+    timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
 
     @field_validator("slack_api_url")
     @classmethod

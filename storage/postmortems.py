@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.document import Postmortem
 from bot.domain.template import Role, Template
+from bot.domain.timeline import in_order
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow, TimelineRow
 from storage.records import (
     Conflict,
     IncidentIdTaken,
@@ -28,6 +29,7 @@ from storage.records import (
     action_columns,
     action_model,
 )
+from storage.timeline import entry_model
 
 ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
 """Roles kept on the postmortem's own row, where the queries for a team's incident or a person's postmortems look."""
@@ -93,10 +95,15 @@ _ACTIONS_OF = (
     .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
     .order_by(_actions.id)
 )
+_TIMELINE_OF = select(TimelineRow.__table__).where(
+    TimelineRow.__table__.c.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))
+)
 # Statements built once: building one per request cost more CPU than running it.
 
 
-def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template) -> PostmortemRecord:
+def _record(
+    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], timeline: Sequence[Row[Any]], template: Template
+) -> PostmortemRecord:
     head = rows[0]
     sections = {
         r.section_key: SectionSnapshot(r.data, r.version, r.updated_by, r.updated_at)
@@ -107,6 +114,7 @@ def _record(rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Tem
         incident_id=head.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
         actions=[action_model(a) for a in actions],
+        timeline=in_order([entry_model(e) for e in timeline]),
         template=template,
     )
     return PostmortemRecord(
@@ -182,9 +190,9 @@ class Postmortems(StoreBase):
     async def _records(
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
-        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in three statements whatever their
         number: each with its sections, then all their actions with whether their owners are gone
-        (and a third, once per process, for a template version that is in no file any more)."""
+        and their timelines (and a fourth, once per process, for a template version that is in no file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
@@ -195,10 +203,13 @@ class Postmortems(StoreBase):
         actions_of: dict[int, list[Row[Any]]] = {}
         for action in actions:
             actions_of.setdefault(action.postmortem_id, []).append(action)
+        timeline_of: dict[int, list[Row[Any]]] = {}
+        for entry in (await connection.execute(_TIMELINE_OF, {"postmortem_ids": list(grouped)})).all():
+            timeline_of.setdefault(entry.postmortem_id, []).append(entry)
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), template))
+            records.append(_record(group, actions_of.get(key, []), timeline_of.get(key, []), template))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:

@@ -21,6 +21,8 @@ class Services:
     store: Store
     metadata_key: bytes
     """Seals modal metadata (``handlers.support.metadata``)."""
+    timeline_reaction: str = "pushpin"
+    """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
 
     @property
     def catalog(self) -> Catalog:
