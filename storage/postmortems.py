@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +65,10 @@ _RECORD_COLUMNS = (
     _sections.version,
     _sections.updated_by,
     _sections.updated_at,
+    select(func.count())
+    .where(TimelineRow.__table__.c.postmortem_id == _postmortems.id)
+    .scalar_subquery()
+    .label("timeline_entries"),
 )
 _ACTION_COLUMNS = (
     _actions.postmortem_id,
@@ -190,9 +194,10 @@ class Postmortems(StoreBase):
     async def _records(
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
-        """The postmortems ``statement`` (on ``_RECORDS``) selects, in three statements whatever their
-        number: each with its sections, then all their actions with whether their owners are gone
-        and their timelines (and a fourth, once per process, for a template version that is in no file any more)."""
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
+        number: each with its sections (and how many timeline entries it has), then all their
+        actions with whether their owners are gone; a third reads the timelines of those that have
+        one (and another, once per process, a template version that is in no file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
@@ -204,8 +209,10 @@ class Postmortems(StoreBase):
         for action in actions:
             actions_of.setdefault(action.postmortem_id, []).append(action)
         timeline_of: dict[int, list[Row[Any]]] = {}
-        for entry in (await connection.execute(_TIMELINE_OF, {"postmortem_ids": list(grouped)})).all():
-            timeline_of.setdefault(entry.postmortem_id, []).append(entry)
+        with_timeline = [key for key, group in grouped.items() if group[0].timeline_entries]
+        if with_timeline:  # most saves are of postmortems without one: no statement for them
+            for entry in (await connection.execute(_TIMELINE_OF, {"postmortem_ids": with_timeline})).all():
+                timeline_of.setdefault(entry.postmortem_id, []).append(entry)
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
