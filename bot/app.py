@@ -60,7 +60,12 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         logger=BOLT_LOG,
     )
     secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
-    provided = Services(store=store, metadata_key=metadata_key(secret), timeline_reaction=settings.timeline_reaction)
+    provided = Services(
+        store=store,
+        metadata_key=metadata_key(secret),
+        canvas=settings.postmortem_canvas,
+        timeline_reaction=settings.timeline_reaction,
+    )
     handlers.register(app, provided)
     return app
 

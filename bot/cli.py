@@ -58,7 +58,7 @@ async def _store(
     except DatabaseUnavailable as exc:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise ConfigError(f"{exc} (DATABASE_URL={shown})") from None
-    return Store(engine, clock, catalog)
+    return Store(engine, clock, catalog, settings.link_templates)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -221,7 +221,7 @@ async def export(args: argparse.Namespace) -> int:
         where = f" in team {args.team}" if args.team else ""
         print(f"no postmortem with incident_id {args.incident_id}{where}", file=sys.stderr)
         return 1
-    print((to_markdown if args.format == "markdown" else to_yaml)(record.doc), end="")
+    print(to_markdown(record.doc, record.links) if args.format == "markdown" else to_yaml(record.doc), end="")
     return 0
 
 

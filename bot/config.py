@@ -6,13 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.domain.catalog import DEFAULT_TEMPLATE, Catalog, CatalogProblems, load_catalog
+from bot.domain.links import LinkTemplates, check_url_template
 from bot.domain.reminder_policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
+from bot.domain.template import Role
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
 
 
@@ -22,6 +24,13 @@ class ConfigError(Exception):
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+_LINKED = {
+    "trace_url_template": Role.TRACE_ID,
+    "session_url_template": Role.SESSION_ID,
+    "change_url_template": Role.CHANGE_ID,
+}
 
 
 class LogSettings(BaseSettings):
@@ -54,6 +63,9 @@ class StorageSettings(BaseSettings):
     postmortem_severities: str | None = None
     postmortem_incident_statuses: str | None = None
     postmortem_statuses: str | None = None
+    trace_url_template: str = ""
+    session_url_template: str = ""
+    change_url_template: str = ""
 
     @field_validator("postmortem_severities", "postmortem_incident_statuses", "postmortem_statuses")
     @classmethod
@@ -61,6 +73,17 @@ class StorageSettings(BaseSettings):
         if value is not None and not _csv(value):
             raise ValueError("needs at least one comma-separated value")
         return value
+
+    @field_validator("trace_url_template", "session_url_template", "change_url_template")
+    @classmethod
+    def _url_template(cls, value: str, info: ValidationInfo) -> str:
+        return check_url_template(value.strip(), _LINKED[info.field_name or ""]) if value.strip() else ""
+
+    @property
+    def link_templates(self) -> LinkTemplates:
+        """The artifact ids the card, the modals and the Markdown export link (``bot.domain.links``)."""
+        templates = {role: getattr(self, name) for name, role in _LINKED.items()}
+        return LinkTemplates({role: value for role, value in templates.items() if value})
 
     @property
     def vocabulary_overrides(self) -> dict[str, tuple[str, ...]]:
@@ -105,6 +128,8 @@ class Settings(StorageSettings):
     reminder_unowned_grace_hours: float = Field(default=1, ge=0)
     reminder_working_hours: str = "09:00-18:00"
     reminder_workdays: str = "mon-fri"
+    postmortem_canvas: bool = False
+    """``on``: each postmortem is kept as its channel's canvas too (``handlers.support.canvas``)."""
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
 
     @field_validator("slack_api_url")

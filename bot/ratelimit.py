@@ -37,7 +37,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 PER_CHANNEL = "/channel"
 DEFAULT_LIMITS = (
     "chat.postMessage=300/min,chat.postMessage/channel=1/s,"
-    "users.info=100/min,conversations.open=50/min,conversations.history=50/min"
+    "users.info=100/min,conversations.open=50/min,conversations.history=50/min,"
+    "conversations.canvases.create=20/min,canvases.create=20/min,canvases.edit=50/min,canvases.sections.lookup=50/min"
 )
 _LIMIT = re.compile(r"^\s*([\w.]+(?:/channel)?)\s*=\s*(\d+)\s*/\s*(\d+(?:\.\d+)?s|s|min)\s*$")
 _CHANNEL_BUCKETS = 1024  # idle per-channel windows are dropped past this many

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from bot.domain.catalog import Catalog, default_catalog
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.links import NO_LINKS, LinkTemplates
 from storage import card_lease
 from storage.models import AuditRow, PostmortemRow
 
@@ -48,10 +49,18 @@ class IncidentIdInUse(Exception):
 class StoreBase:
     """The ground the store's parts share; ``storage.store.Store`` puts them together."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock | None = None, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock | None = None,
+        catalog: Catalog | None = None,
+        links: LinkTemplates = NO_LINKS,
+    ) -> None:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self.catalog: Catalog = catalog or default_catalog()
+        self.links = links
+        """The operator's trace link templates, handed out with every record."""
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._kept: set[tuple[str, str]] = set()
 

@@ -137,6 +137,8 @@ async def open_database(url: str, *, create: bool = True) -> AsyncEngine:
     path = sqlite_file(url)
     if path is not None and not create and not path.exists():
         raise DatabaseUnavailable(f"no database at {path}: `postmortem-bot migrate` creates it")
+    if path is not None and not path.parent.is_dir():  # told before aiosqlite starts a thread that fails
+        raise DatabaseUnavailable(f"cannot open the database file {path}: folder {path.parent} does not exist")
     engine = create_engine(url)
     try:
         async with engine.connect():
@@ -152,8 +154,7 @@ def _cannot_connect(url: URL, exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     path = sqlite_file(url)
     if path is not None:
-        why = f"folder {path.parent} does not exist" if not path.parent.is_dir() else _first_line(cause)
-        return f"cannot open the database file {path}: {why}"
+        return f"cannot open the database file {path}: {_first_line(cause)}"
     where = f"{url.host or 'localhost'}:{url.port or 5432}"
     if isinstance(cause, socket.gaierror):
         return f"cannot connect to the database at {where}: unknown host {url.host}"

@@ -70,6 +70,16 @@ class PostmortemRow(Base):
     owner: Mapped[str | None] = mapped_column(String(150), index=True)
     template_name: Mapped[str] = mapped_column(String(40))
     template_version: Mapped[str] = mapped_column(String(16))
+    canvas_id: Mapped[str | None] = mapped_column(String(32))
+    canvas_standalone: Mapped[bool] = mapped_column(default=False)
+    """Slack refused a channel canvas: ``canvas_id`` is a standalone canvas the card links to."""
+    canvas_create_started: Mapped[datetime | None]
+    """A create was claimed and its outcome is not known yet (see ``storage.canvas_lease``)."""
+    canvas_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    canvas_lease_holder: Mapped[str | None] = mapped_column(String(32))
+    canvas_lease_until: Mapped[datetime | None]
+    canvas_digests: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Per section key, the digest of the text the canvas was last given (``bot.domain.canvas``)."""
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
         back_populates="postmortem", cascade="all, delete-orphan", lazy="raise"

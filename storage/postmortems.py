@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.document import Postmortem
+from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from bot.domain.timeline import in_order
 from storage import card_lease
@@ -60,6 +61,8 @@ _RECORD_COLUMNS = (
     _postmortems.card_revision,
     _postmortems.template_name,
     _postmortems.template_version,
+    _postmortems.canvas_id,
+    _postmortems.canvas_standalone,
     _sections.section_key,
     _sections.data,
     _sections.version,
@@ -106,7 +109,11 @@ _TIMELINE_OF = select(TimelineRow.__table__).where(
 
 
 def _record(
-    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], timeline: Sequence[Row[Any]], template: Template
+    rows: Sequence[Row[Any]],
+    actions: Sequence[Row[Any]],
+    timeline: Sequence[Row[Any]],
+    template: Template,
+    links: LinkTemplates,
 ) -> PostmortemRecord:
     head = rows[0]
     sections = {
@@ -135,6 +142,9 @@ def _record(
         sections=sections,
         gone=frozenset(a.owner for a in actions if a.gone),
         card_revision=head.card_revision,
+        canvas_id=head.canvas_id,
+        canvas_standalone=head.canvas_standalone,
+        links=links,
     )
 
 
@@ -216,7 +226,7 @@ class Postmortems(StoreBase):
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), timeline_of.get(key, []), template))
+            records.append(_record(group, actions_of.get(key, []), timeline_of.get(key, []), template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
@@ -297,6 +307,7 @@ class Postmortems(StoreBase):
             last_edited_by=None,
             last_edited_at=None,
             doc=Postmortem(incident_id=incident_id, template=template),
+            links=self.links,
         )
         card = card_lease.Lease(postmortem_id, holder, 1, post_claimed=True) if take_card else None
         return Opened(created, created=True, card=card)

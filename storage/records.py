@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from bot.domain.document import CorrectiveAction, Postmortem
+from bot.domain.links import NO_LINKS, LinkTemplates
 from bot.domain.template import Role, Template
 from storage.card_lease import Lease
 from storage.models import ActionRow
@@ -63,6 +64,11 @@ class PostmortemRecord:
     """Action owners Slack last reported deleted or unknown (the reminder sweep keeps this current)."""
     card_revision: int = 0
     """How many times the card was marked out of date when this was read (see ``storage.card_lease``)."""
+    canvas_id: str | None = None
+    canvas_standalone: bool = False
+    """The canvas is a standalone one, Slack having refused a channel canvas: the card links to it."""
+    links: LinkTemplates = NO_LINKS
+    """The operator's trace link templates, for whatever shows this postmortem."""
 
     @property
     def owner(self) -> str:

@@ -54,6 +54,9 @@ class Role(StrEnum):
     INCIDENT_ID = "incident_id"  # one word; unique per team; names the postmortem everywhere
     OWNER = "owner"  # a Slack user: hears about unowned actions, may change any action
     SEVERITY = "severity"  # a choice; `/postmortem start ID SEVERITY` prefills it and picks the template
+    TRACE_ID = "trace_id"  # linked with TRACE_URL_TEMPLATE (bot.domain.links)
+    SESSION_ID = "session_id"  # linked with SESSION_URL_TEMPLATE
+    CHANGE_ID = "change_id"  # linked with CHANGE_URL_TEMPLATE
 
 
 class SectionRole(StrEnum):

@@ -44,6 +44,9 @@ ROLE_KINDS: dict[str, frozenset[t.Kind]] = {
     t.Role.INCIDENT_ID: frozenset({t.Kind.SHORT_TEXT}),
     t.Role.OWNER: frozenset({t.Kind.USER}),
     t.Role.SEVERITY: frozenset({t.Kind.CHOICE}),
+    t.Role.TRACE_ID: frozenset({t.Kind.SHORT_TEXT}),
+    t.Role.SESSION_ID: frozenset({t.Kind.SHORT_TEXT}),
+    t.Role.CHANGE_ID: frozenset({t.Kind.SHORT_TEXT}),
 }
 ACTION_ROLE_KINDS: dict[str, frozenset[t.Kind]] = {
     t.ActionRole.TITLE: t.TEXT_KINDS,

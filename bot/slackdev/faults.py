@@ -35,6 +35,7 @@ class FaultInjection:
         self._limits: dict[str, Rate] = {}
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
         self._delays: dict[str, float] = {}
+        self._holds: dict[str, asyncio.Event] = {}
 
     def fail_next(
         self,
@@ -75,6 +76,11 @@ class FaultInjection:
         """A slow Slack: every later call of ``method`` takes ``seconds`` before it is processed."""
         self._delays[method] = seconds
 
+    def hold(self, method: str) -> asyncio.Event:
+        """A Slack that stalls: calls of ``method`` wait, unprocessed, until the returned event is set
+        (a test decides when, instead of guessing a delay)."""
+        return self._holds.setdefault(method, asyncio.Event())
+
     def _take_fault(self, method: str) -> Fault | None:
         queue = self._faults.get(method)
         return queue.popleft() if queue else None
@@ -99,5 +105,7 @@ class FaultInjection:
         return self._windows.setdefault((limit, channel), SlidingWindow(self._limits[limit]))
 
     async def _slow_down(self, method: str) -> None:
+        if method in self._holds:
+            await self._holds[method].wait()
         if method in self._delays:
             await asyncio.sleep(self._delays[method])

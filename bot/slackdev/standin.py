@@ -32,6 +32,7 @@ from typing import Self, TypeVar
 
 from aiohttp import web
 
+from bot.slackdev.canvases import Canvases
 from bot.slackdev.faults import Fault, FaultInjection
 from bot.slackdev.socket_mode import SocketModeServer
 from bot.slackdev.webapi import Clock, WebApi
@@ -103,7 +104,7 @@ def _token(request: web.Request, params: JSON) -> str | None:
 # the server
 
 
-class SlackStandin(WebApi, FaultInjection):
+class SlackStandin(WebApi, FaultInjection, Canvases):
     """Stateful Slack Web API stand-in served by aiohttp on 127.0.0.1.
 
     Use ``async with SlackStandin() as slack:`` (or ``await start()`` / ``await
@@ -130,6 +131,7 @@ class SlackStandin(WebApi, FaultInjection):
     ) -> None:
         WebApi.__init__(self)
         FaultInjection.__init__(self)
+        Canvases.__init__(self)
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -147,6 +149,7 @@ class SlackStandin(WebApi, FaultInjection):
         self._responses: dict[str, list[JSON]] = {}
         self._socket_mode = SocketModeServer(app_id=app_id, ids=self._ids)
         self._methods["apps.connections.open"] = self._apps_connections_open
+        self._methods.update(self.canvas_methods())
 
     # ---- lifecycle ------------------------------------------------------
 

@@ -18,6 +18,7 @@ from handlers.builders import blocks as kit
 from handlers.builders import render
 from handlers.builders.action_items import DONE, OPEN, REASSIGN, SNOOZE, SNOOZES
 from handlers.builders.modals import actions_view
+from handlers.support.canvas import refresh_canvas, update_canvas
 from handlers.support.context import services
 from handlers.support.errors import guarded
 from handlers.support.lookups import meta_for
@@ -102,6 +103,8 @@ async def _change(
     await publish_home(client, svc.store, body["team"]["id"], user)
     if changed:
         await update_card(found.postmortem_id, refresh_card(client, svc.store, found.postmortem_id))
+        if svc.canvas:
+            await update_canvas(found.postmortem_id, refresh_canvas(client, svc.store, found.postmortem_id))
 
 
 async def mark_done(

@@ -21,13 +21,28 @@ def _byline(record: PostmortemRecord) -> str:
     return " \u00b7 ".join(parts)
 
 
+def canvas_url(team_id: str, canvas_id: str) -> str:
+    return f"https://app.slack.com/docs/{team_id}/{canvas_id}"
+
+
+def _canvas_note(record: PostmortemRecord) -> list[kit.JSON]:
+    """Where the channel could have no canvas of its own, the card says so, once, and links to the one kept."""
+    if not (record.canvas_standalone and record.canvas_id):
+        return []
+    link = f"<{canvas_url(record.team_id, record.canvas_id)}|the postmortem's canvas>"
+    return [kit.context(f":memo: This workspace can't give the channel a canvas, so I keep {link} beside it.")]
+
+
 def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     counts = render.action_counts(record.doc, today, record.gone)
     blocks = [
         kit.header(render.truncate(render.headline(record), 150)),
         kit.context(_byline(record)),
-        kit.section(render.sections_done(record)),
+        *_canvas_note(record),
     ]
+    if links := render.links_text(record):
+        blocks.append(kit.context(links))
+    blocks.append(kit.section(render.sections_done(record)))
     blocks += [
         kit.section(
             render.section_line(record, s),

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+from bot.domain.document import Postmortem
 from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_out import to_yaml
+from bot.domain.links import LinkTemplates
 from handlers.builders import blocks as kit
 from handlers.builders.render import escape, headline
 from storage.records import PostmortemRecord
 
-FORMATS = {"yaml": to_yaml, "markdown": to_markdown, "md": to_markdown}
+FORMATS: dict[str, Callable[[Postmortem, LinkTemplates], str]] = {
+    "yaml": lambda doc, _links: to_yaml(doc),
+    "markdown": to_markdown,
+    "md": to_markdown,
+}
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences
 _MAX_CHUNKS = 45  # messages hold 50 blocks
 
@@ -32,7 +39,7 @@ def _chunks(text: str) -> list[str]:
 async def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
     """The export as an ephemeral message; rendering runs in a worker thread, off the event loop
     that acks Slack's requests (a postmortem with a hundred actions is a lot of YAML)."""
-    text = await asyncio.to_thread(FORMATS[fmt], record.doc)
+    text = await asyncio.to_thread(FORMATS[fmt], record.doc, record.links)
     chunks = _chunks(escape(text))
     blocks = [kit.section(f"*{escape(headline(record))}* \u2014 {fmt} export")]
     blocks += [kit.section(f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]

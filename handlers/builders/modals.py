@@ -56,6 +56,11 @@ def _context(text: str) -> kit.JSON:
     return kit.context(text[:3000])
 
 
+def _links(record: PostmortemRecord | None) -> str:
+    links = render.links_text(record) if record else ""
+    return f"\n{links}" if links else ""
+
+
 def _last_saved(snapshot: SectionSnapshot | None) -> str:
     if not snapshot or not snapshot.updated_by:
         return ""
@@ -100,7 +105,8 @@ def section_view(
     snapshot = record.sections.get(section.key) if record else None
     if answers is None:
         answers = _stored_answers(template, section, record)
-    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}")]
+    heading = f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}{_links(record)}"
+    blocks = [_context(heading)]
     if record is not None and section.role == t.SectionRole.TIMELINE:
         blocks += timeline_blocks(record.doc.timeline)
     blocks += input_blocks(section.fields, answers, meta.revision)
@@ -157,7 +163,7 @@ def actions_view(
     actions = record.doc.actions if record else []
     page, pages = _page(actions, meta.page or 0, focus)
     first = page * ACTIONS_PER_PAGE
-    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}")]
+    blocks = [_context(f"*{section.number}. {section.title}*  {section.guidance}{_links(record)}")]
     for action in actions[first : first + ACTIONS_PER_PAGE]:
         blocks.append(
             kit.section(

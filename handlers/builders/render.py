@@ -10,6 +10,7 @@ from bot.domain import template as t
 from bot.domain.checklist import checklist
 from bot.domain.document import CorrectiveAction, Postmortem
 from bot.domain.export.layout import checklist_number
+from bot.domain.links import artifact_links
 from bot.domain.owners import is_user_id, needs_owner
 from storage.records import PostmortemRecord
 
@@ -55,6 +56,15 @@ def value_text(field: t.Field, value: Any) -> str:
         case t.Kind.DATETIME:
             return when(datetime.fromisoformat(value))
     return escape(str(value))
+
+
+def links_text(record: PostmortemRecord) -> str:
+    """The artifact ids as Slack links (``TRACE_URL_TEMPLATE`` ...); an id that cannot be a link stays text."""
+    parts = [
+        f"{found.label} <{found.url}|{escape(found.ident)}>" if found.url else f"{found.label} {escape(found.ident)}"
+        for found in artifact_links(record.doc, record.links)
+    ]
+    return " \u00b7 ".join(parts)
 
 
 def answers_text(section: t.Section, data: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from bot.domain.catalog import Catalog
 from bot.domain.document import INCIDENT_ID_RULE, incident_id_problem
 from handlers.builders import exports, render
 from handlers.builders.modals import SectionMeta, notice_view, section_view
+from handlers.support.canvas import refresh_canvas, update_canvas
 from handlers.support.context import services
 from handlers.support.errors import UNKNOWN_OUTCOME, guarded
 from handlers.support.refresh import CardNotPosted, refresh_card, render_card
@@ -154,6 +155,8 @@ async def _start(
     record = started.record
     if started.card is not None:  # created: nothing is stored yet, the open form already shows it all
         await _show_card(render_card(client, svc.store, started.card, record), respond, trouble)
+        if svc.canvas:
+            await update_canvas(record.id, refresh_canvas(client, svc.store, record.id))
         return
     if opened:
         first = record.template.sections[0]

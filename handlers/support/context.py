@@ -21,6 +21,8 @@ class Services:
     store: Store
     metadata_key: bytes
     """Seals modal metadata (``handlers.support.metadata``)."""
+    canvas: bool = False
+    """``POSTMORTEM_CANVAS``: keep each postmortem as its channel's canvas too."""
     timeline_reaction: str = "pushpin"
     """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
 

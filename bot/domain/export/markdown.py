@@ -10,6 +10,7 @@ from bot.domain.checklist import ChecklistItem, checklist
 from bot.domain.document import CorrectiveAction, Postmortem, action_answers, is_blank
 from bot.domain.export.layout import LIST_KINDS, checklist_number
 from bot.domain.export.yaml_out import to_yaml
+from bot.domain.links import NO_LINKS, LinkTemplates, link_for
 from bot.domain.owners import is_user_id
 
 YAML_TITLE = "YAML"
@@ -38,10 +39,12 @@ def _md_value(kind: t.Kind, value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _md_field(f: t.Field, value: Any) -> str:
+def _md_field(f: t.Field, value: Any, url: str | None = None) -> str:
     label = f"**{f.label}:**"
     if is_blank(value):
         return f"{label} {NOT_ANSWERED}"
+    if url:
+        return f"{label} [{value}]({url})"
     if f.kind in LIST_KINDS:
         return label + "\n\n" + "\n".join(f"- {_md_user(v) if f.kind is t.Kind.USERS else v}" for v in value)
     text = _md_value(f.kind, value)
@@ -81,18 +84,26 @@ def _md_checklist(items: list[ChecklistItem]) -> str:
     )
 
 
-def to_markdown(pm: Postmortem) -> str:
-    """Every section as a readable document, then the YAML export and the checklist."""
+def section_markdown(pm: Postmortem, section: t.Section, links: LinkTemplates = NO_LINKS) -> str:
+    """One section's answers (its actions for the action list), without its heading; the ids
+    ``links`` has templates for are links."""
+    if section.is_action_list:
+        return _md_actions(pm.template, pm.actions)
+    return "\n\n".join(
+        _md_field(f, pm.value(section.key, f.key), link_for(pm, links, t.FieldRef(section.key, f.key)))
+        for f in section.fields
+    )
+
+
+def to_markdown(pm: Postmortem, links: LinkTemplates = NO_LINKS) -> str:
+    """Every section as a readable document, then the YAML export and the checklist; the ids
+    ``links`` has templates for are links."""
     template = pm.template
     incident_id = template.role(t.Role.INCIDENT_ID)
     title = (pm.value(incident_id.section, incident_id.field) if incident_id else None) or pm.incident_id
     blocks = [f"# Postmortem · {title or '(no incident_id yet)'}"]
     for section in template.sections:
-        blocks.append(f"## {section.number}. {section.title}")
-        if section.is_action_list:
-            blocks.append(_md_actions(template, pm.actions))
-        else:
-            blocks.extend(_md_field(f, pm.value(section.key, f.key)) for f in section.fields)
+        blocks += [f"## {section.number}. {section.title}", section_markdown(pm, section, links)]
     number = checklist_number(template)
     blocks += [f"## {number - 1}. {YAML_TITLE}", f"```yaml\n{to_yaml(pm)}```"]
     blocks += [f"## {number}. {template.checklist_title}", _md_checklist(checklist(pm))]
