@@ -1,7 +1,7 @@
 """timeline: messages of the incident channel captured for section 2
 
 Revision ID: 0011_timeline
-Revises: 0009_templates
+Revises: 0012_canvas (re-chained after main)
 Create Date: 2026-12-10
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0011_timeline"
-down_revision = "0009_templates"
+down_revision = "0012_canvas"
 branch_labels = None
 depends_on = None
 
