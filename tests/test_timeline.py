@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from bot.demo import Walkthrough, listeners_finished
+from bot.domain.catalog import builtin
+from bot.domain.timeline import TimelineEntry, message_time
 from bot.slackdev import SlackDriver, SlackStandin
+from handlers.builders.card import CARD_EDIT
+from handlers.builders.timeline import ENTRY_MENU
 from handlers.shortcuts.timeline import NO_POSTMORTEM, TIMELINE_SHORTCUT
 from storage.store import Store
 
 OWNER, ANA, BEN, CAL = "U0OPS0001", "U0ANA0001", "U0BEN0001", "U0CAL0001"
-CHANNEL = "C0INCIDENT"
+CHANNEL, ELSEWHERE = "C0INCIDENT", "C0ELSEWHERE"
 
 
 async def _started(slack: SlackDriver, standin: SlackStandin) -> None:
@@ -93,3 +100,76 @@ async def test_the_shortcut_in_a_channel_without_a_postmortem_says_so(
     assert result.status == 200
     assert standin.responses(result.response_url or "")[-1]["text"] == NO_POSTMORTEM
     assert standin.current_view(ANA) is None
+
+
+async def _section_2(slack: SlackDriver, standin: SlackStandin, user: str) -> dict[str, Any]:
+    """Section 2's modal (the timeline section), opened from the card."""
+    section = builtin().timeline_section
+    assert section is not None
+    await slack.click(standin.messages(CHANNEL)[0], CARD_EDIT, user=user, block_id=f"section-{section.key}")
+    return await standin.wait_until(lambda: standin.current_view(user))
+
+
+async def _two_entries(slack: SlackDriver, standin: SlackStandin, store: Store) -> list[int]:
+    await _started(slack, standin)
+    for author, text in ((ANA, "error rate 50%"), (BEN, "rolled back deploy 42")):
+        await slack.reaction_added(standin.post_as_user(CHANNEL, author, text), "pushpin", user=author)
+    await listeners_finished()
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None
+    return [e.id for e in record.doc.timeline if e.id is not None]
+
+
+async def test_edit_and_remove_in_section_2_change_the_list_and_the_card(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    first, second = await _two_entries(slack, standin, store)
+    listed = await _section_2(slack, standin, CAL)
+    await slack.click(listed, ENTRY_MENU, user=CAL, block_id=f"entry-{first}", selected_option=f"edit:{first}")
+    form = await standin.wait_until(lambda: (v := standin.current_view(CAL)) and v["id"] != listed["id"] and v)
+    assert form["title"]["text"] == "Edit timeline entry"
+    result = await slack.submit(form, {"summary": "Error rate *50%* <!here>"}, user=CAL)
+    await listeners_finished()
+    assert result.view is not None and result.view["id"] == listed["id"]  # back on the list, refreshed
+    assert "Error rate *50%* &lt;!here&gt;" in json.dumps(standin.view(listed["id"])["blocks"])
+
+    await slack.click(standin.view(listed["id"]), ENTRY_MENU, user=CAL, block_id=f"entry-{second}", selected_option=f"remove:{second}")
+    await listeners_finished()
+    shown = json.dumps(standin.view(listed["id"])["blocks"])
+    assert "rolled back deploy 42" not in shown and "1 entries" in shown
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None
+    assert [(e.id, e.shown) for e in record.doc.timeline] == [(first, "Error rate *50%* <!here>")]
+    assert "*Timeline:* 1 entries" in str(standin.messages(CHANNEL)[0]["blocks"])
+
+
+async def test_a_row_naming_another_channels_entry_changes_nothing(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    mine, _ = await _two_entries(slack, standin, store)
+    theirs, _ = await store.open_postmortem(standin.team_id, ELSEWHERE, BEN, "inc-elsewhere")
+    message = standin.post_as_user(ELSEWHERE, BEN, "their secret")
+    entry = TimelineEntry(message_ts=message["ts"], at=message_time(message["ts"]), author=BEN, text="their secret")
+    assert await store.add_to_timeline(theirs.id, entry, BEN)
+    [their_entry] = (await store.get(theirs.id)).doc.timeline  # type: ignore[union-attr]
+    listed = await _section_2(slack, standin, CAL)
+    forged = json.loads(json.dumps(listed["blocks"]).replace(f":{mine}", f":{their_entry.id}"))
+    assert standin.replace_view(listed["id"], {**_kept(listed), "blocks": forged}) == []
+
+    for choice in ("remove", "edit"):
+        await slack.click(
+            standin.view(listed["id"]),
+            ENTRY_MENU,
+            user=CAL,
+            block_id=f"entry-{mine}",
+            selected_option=f"{choice}:{their_entry.id}",
+        )
+        refusal = await standin.wait_until(lambda: (v := standin.current_view(CAL)) and v["id"] != listed["id"] and v)
+        assert refusal["title"]["text"] == "Not allowed"
+        standin.close_view(CAL)
+    record = await store.get(theirs.id)
+    assert record is not None and [e.shown for e in record.doc.timeline] == ["their secret"]
+
+
+def _kept(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "private_metadata") if k in view}

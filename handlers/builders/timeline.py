@@ -12,7 +12,9 @@ from handlers.support.metadata import Sealed
 ENTRY_CALLBACK = "timeline_entry"
 SUMMARY_BLOCK = "timeline_summary"
 SUMMARY_INPUT = "summary"
-REMOVE_ENTRY = "timeline_remove"
+ENTRY_MENU = "timeline_entry_menu"
+EDIT, REMOVE = "edit", "remove"
+EDIT_CALLBACK = "timeline_edit"
 LISTED_MAX = 40
 """Entries listed in the section's modal (Slack allows 100 blocks); the export carries them all."""
 
@@ -27,6 +29,21 @@ class EntryMeta(Sealed):
     author: str
     permalink: str
     files: tuple[str, ...] = ()
+
+
+class EditMeta(Sealed):
+    """The entry the summary modal edits, and the section modal under it (refreshed after the save)."""
+
+    entry: int
+    parent_view: str
+    parent_meta: str
+    """The section modal's own sealed metadata: it names the postmortem, its team and channel."""
+
+
+def entry_choice(value: str) -> tuple[str, int]:
+    """``edit:12`` -> (``edit``, 12): what a row's menu asks for, and of which entry."""
+    choice, _, entry = value.partition(":")
+    return choice, int(entry)
 
 
 def entry_modal(meta: EntryMeta, text: str) -> dict[str, Any]:
@@ -51,6 +68,28 @@ def entry_modal(meta: EntryMeta, text: str) -> dict[str, Any]:
     )
 
 
+def edit_modal(meta: EditMeta, entry: TimelineEntry) -> dict[str, Any]:
+    element = {
+        "type": "plain_text_input",
+        "action_id": SUMMARY_INPUT,
+        "multiline": True,
+        "max_length": SUMMARY_MAX,
+        "initial_value": entry.shown[:SUMMARY_MAX],
+    }
+    return kit.modal(
+        "Edit timeline entry",
+        [kit.context(_line(entry)[:3000]), kit.input_block("What happened", element, block_id=SUMMARY_BLOCK)],
+        callback_id=EDIT_CALLBACK,
+        submit="Save",
+        close="Back",
+        private_metadata=meta.dump(),
+    )
+
+
+def typed_summary(view: dict[str, Any]) -> str:
+    return str(view["state"]["values"][SUMMARY_BLOCK][SUMMARY_INPUT].get("value") or "")[:SUMMARY_MAX]
+
+
 def message_text(view: dict[str, Any]) -> str:
     """The message's text as the modal showed it (Slack sends the whole view with a submission)."""
     block = next(b for b in view["blocks"] if b.get("block_id") == SUMMARY_BLOCK)
@@ -66,11 +105,14 @@ def _line(entry: TimelineEntry) -> str:
 
 
 def timeline_blocks(entries: list[TimelineEntry]) -> list[kit.JSON]:
-    """The captured messages in time order, each with Remove; the form's own fields follow."""
+    """The captured messages in time order, each with a menu to edit its summary or remove it;
+    the form's own fields follow."""
     blocks: list[kit.JSON] = [kit.context(f"*Timeline from the channel* \u00b7 {len(entries)} entries")]
     for entry in entries[:LISTED_MAX]:
-        remove = kit.button("Remove", REMOVE_ENTRY, value=str(entry.id))
-        blocks.append(kit.section(render.truncate(_line(entry), 3000), block_id=f"entry-{entry.id}", accessory=remove))
+        menu = kit.overflow(
+            ENTRY_MENU, [kit.option(f"{EDIT}:{entry.id}", "Edit"), kit.option(f"{REMOVE}:{entry.id}", "Remove")]
+        )
+        blocks.append(kit.section(render.truncate(_line(entry), 3000), block_id=f"entry-{entry.id}", accessory=menu))
     if len(entries) > LISTED_MAX:
         blocks.append(kit.context(f"\u2026 and {len(entries) - LISTED_MAX} more in the export"))
     if not entries:

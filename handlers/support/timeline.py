@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.timeline import TimelineEntry, message_time, plain_text
+from handlers.builders.modals import SectionMeta, section_view
 from handlers.support.context import Services
+from handlers.support.errors import UNKNOWN_OUTCOME
 from handlers.support.refresh import refresh_card, update_card
 
 FILES_MAX = 10
+
+log = logging.getLogger(__name__)
 
 
 def file_links(message: dict[str, Any]) -> list[str]:
@@ -45,3 +51,19 @@ async def capture(
         return
     if await svc.store.add_to_timeline(record.id, await entry_of(client, channel, message, via), user):
         await update_card(record.id, refresh_card(client, svc.store, record.id))
+
+
+async def show_again(client: AsyncWebClient, svc: Services, view_id: str, meta: SectionMeta) -> None:
+    """The section modal ``view_id`` with the timeline as stored now.
+
+    Its metadata is kept as it was (the version it was opened at, its revision), so a
+    colleague's save still conflicts and what the user typed into its fields stays.
+    """
+    record = await svc.store.get(meta.postmortem) if meta.postmortem is not None else None
+    if record is None:
+        return
+    view = section_view(record.template, record.template.section(meta.section), record, meta)
+    try:
+        await client.views_update(view_id=view_id, view=view)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # the modal was closed meanwhile: the change stands
+        log.info("timeline list %s not refreshed: %r", view_id, exc)
