@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import json
+from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import ANY
+
+import yaml
 
 from bot.demo import Walkthrough, listeners_finished
 from bot.domain.catalog import builtin
+from bot.domain.clock import FixedClock
+from bot.domain.export.yaml_in import from_yaml
 from bot.domain.timeline import TimelineEntry, message_time
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
@@ -133,7 +140,9 @@ async def test_edit_and_remove_in_section_2_change_the_list_and_the_card(
     assert result.view is not None and result.view["id"] == listed["id"]  # back on the list, refreshed
     assert "Error rate *50%* &lt;!here&gt;" in json.dumps(standin.view(listed["id"])["blocks"])
 
-    await slack.click(standin.view(listed["id"]), ENTRY_MENU, user=CAL, block_id=f"entry-{second}", selected_option=f"remove:{second}")
+    await slack.click(
+        standin.view(listed["id"]), ENTRY_MENU, user=CAL, block_id=f"entry-{second}", selected_option=f"remove:{second}"
+    )
     await listeners_finished()
     shown = json.dumps(standin.view(listed["id"])["blocks"])
     assert "rolled back deploy 42" not in shown and "1 entries" in shown
@@ -173,3 +182,43 @@ async def test_a_row_naming_another_channels_entry_changes_nothing(
 
 def _kept(view: dict[str, Any]) -> dict[str, Any]:
     return {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "private_metadata") if k in view}
+
+
+async def _exported(slack: SlackDriver, standin: SlackStandin, fmt: str) -> str:
+    result = await slack.command(f"export {fmt}", user=OWNER, channel=CHANNEL)
+    [reply] = await standin.wait_until(lambda: standin.responses(result.response_url or ""))
+    chunks = [b["text"]["text"] for b in reply["blocks"][1:] if b["type"] == "section"]
+    return html.unescape("".join(c.removeprefix("```").removesuffix("```") for c in chunks))
+
+
+async def test_a_timeline_past_midnight_exports_in_order_in_utc_and_in_the_owners_zone(
+    slack: SlackDriver, standin: SlackStandin, store: Store, clock: FixedClock
+) -> None:
+    await _started(slack, standin)
+    await store.keep_answer(OWNER, "America/Los_Angeles", gone=False)  # what users.info said of the owner
+    clock.set(datetime(2026, 5, 5, 23, 50, tzinfo=UTC))
+    evening = standin.post_as_user(CHANNEL, ANA, "alerts | fire")
+    clock.set(datetime(2026, 5, 6, 7, 10, tzinfo=UTC))
+    morning = standin.post_as_user(CHANNEL, BEN, "mitigated")
+    for message in (morning, evening):  # captured in the other order
+        await slack.reaction_added(message, "pushpin", user=CAL)
+    await listeners_finished()
+
+    exported = yaml.safe_load(await _exported(slack, standin, "yaml"))
+    assert exported["postmortem"]["channel_timeline"] == [
+        {"at": "2026-05-05T23:50:00Z", "author": ANA, "text": "alerts | fire", "permalink": ANY},
+        {"at": "2026-05-06T07:10:00Z", "author": BEN, "text": "mitigated", "permalink": ANY},
+    ]
+    assert from_yaml(await _exported(slack, standin, "yaml")).incident_id == "inc-timeline"  # still imports
+
+    markdown = await _exported(slack, standin, "markdown")
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert rows[:3] == [
+        "| Time (America/Los_Angeles) | Who | What | Link |",
+        f"| 2026-05-05 16:50 PDT | <@{ANA}> | alerts \\| fire | [message]({_link(standin, evening)}) |",
+        f"| 2026-05-06 00:10 PDT | <@{BEN}> | mitigated | [message]({_link(standin, morning)}) |",
+    ]
+
+
+def _link(standin: SlackStandin, message: dict[str, Any]) -> str:
+    return f"https://{standin.team_domain}.slack.com/archives/{CHANNEL}/p{message['ts'].replace('.', '')}"

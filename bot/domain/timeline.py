@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
@@ -69,3 +70,20 @@ def local_time(moment: datetime, zone: tzinfo) -> str:
     """Date and time in ``zone`` with its abbreviation: a multi-day incident reads in order."""
     local = moment.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
+
+
+def utc_time(moment: datetime) -> str:
+    """ISO 8601 in UTC, to the second: ``2026-05-05T23:50:12Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """Slack's ``tz`` of a person (``Europe/Berlin``); UTC when unknown or not a zone this machine knows."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def zone_label(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone)
