@@ -302,13 +302,14 @@ class SlackDriver:
         return result
 
     async def reaction_added(self, message: JSON, reaction: str, *, user: str) -> DriverResult:
-        """``user`` reacts to ``message``: the event names the message, it does not carry it."""
+        """``user`` reacts to ``message``: the event names the message, it does not carry it;
+        ``item_user`` is left out for a message no user wrote (a webhook's, a bot's), as Slack does."""
         return await self.event(
             {
                 "type": "reaction_added",
                 "user": user,
                 "reaction": reaction,
-                "item_user": message["user"],
+                **({"item_user": message["user"]} if message.get("user") else {}),
                 "item": {"type": "message", "channel": message["channel"], "ts": message["ts"]},
                 "event_ts": f"{time.time():.6f}",
             }
@@ -323,6 +324,8 @@ class SlackDriver:
                 "type": "pin_added",
                 "user": user,
                 "channel_id": channel,
+                **({"item_user": message["user"]} if message.get("user") else {}),
+                "pinned_info": {"channel": channel, "pinned_by": user, "pinned_ts": int(time.time())},
                 "item": {
                     "type": "message",
                     "channel": channel,
