@@ -23,6 +23,7 @@ from storage.store import Store
 
 OWNER, ANA, BEN, CAL = "U0OPS0001", "U0ANA0001", "U0BEN0001", "U0CAL0001"
 CHANNEL, ELSEWHERE = "C0INCIDENT", "C0ELSEWHERE"
+GRAPH = "https://acme.slack.com/files/U0ANA0001/F0GRAPH01/error_rate.png"
 
 
 async def _started(slack: SlackDriver, standin: SlackStandin) -> None:
@@ -197,7 +198,7 @@ async def test_a_timeline_past_midnight_exports_in_order_in_utc_and_in_the_owner
     await _started(slack, standin)
     await store.keep_answer(OWNER, "America/Los_Angeles", gone=False)  # what users.info said of the owner
     clock.set(datetime(2026, 5, 5, 23, 50, tzinfo=UTC))
-    evening = standin.post_as_user(CHANNEL, ANA, "alerts | fire")
+    evening = standin.post_as_user(CHANNEL, ANA, "alerts | fire", files=[{"permalink": GRAPH}])
     clock.set(datetime(2026, 5, 6, 7, 10, tzinfo=UTC))
     morning = standin.post_as_user(CHANNEL, BEN, "mitigated")
     for message in (morning, evening):  # captured in the other order
@@ -206,7 +207,7 @@ async def test_a_timeline_past_midnight_exports_in_order_in_utc_and_in_the_owner
 
     exported = yaml.safe_load(await _exported(slack, standin, "yaml"))
     assert exported["postmortem"]["channel_timeline"] == [
-        {"at": "2026-05-05T23:50:00Z", "author": ANA, "text": "alerts | fire", "permalink": ANY},
+        {"at": "2026-05-05T23:50:00Z", "author": ANA, "text": "alerts | fire", "permalink": ANY, "files": [GRAPH]},
         {"at": "2026-05-06T07:10:00Z", "author": BEN, "text": "mitigated", "permalink": ANY},
     ]
     assert from_yaml(await _exported(slack, standin, "yaml")).incident_id == "inc-timeline"  # still imports
@@ -215,7 +216,8 @@ async def test_a_timeline_past_midnight_exports_in_order_in_utc_and_in_the_owner
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert rows[:3] == [
         "| Time (America/Los_Angeles) | Who | What | Link |",
-        f"| 2026-05-05 16:50 PDT | <@{ANA}> | alerts \\| fire | [message]({_link(standin, evening)}) |",
+        f"| 2026-05-05 16:50 PDT | <@{ANA}> | alerts \\| fire "
+        f"| [message]({_link(standin, evening)}) [file 1]({GRAPH}) |",
         f"| 2026-05-06 00:10 PDT | <@{BEN}> | mitigated | [message]({_link(standin, morning)}) |",
     ]
 

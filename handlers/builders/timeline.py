@@ -101,6 +101,7 @@ def _line(entry: TimelineEntry) -> str:
     text = render.escape(render.truncate(entry.shown, 500))
     gone = " _(message deleted)_" if entry.deleted else ""
     link = f" <{entry.permalink}|link>" if entry.permalink.startswith("https://") else ""
+    link += "".join(f" <{url}|file {n}>" for n, url in enumerate(entry.files, 1) if url.startswith("https://"))
     return f"*{when}* {render.person(entry.author)}{gone}{link}\n{text}"
 
 

@@ -87,8 +87,10 @@ def _md_timeline(entries: list[TimelineEntry], zone: tzinfo) -> str:
     ]
     for e in entries:
         what = _md_cell(e.shown) + (" _(message deleted)_" if e.deleted else "")
-        link = f"[message]({e.permalink})" if e.permalink.startswith("https://") else "—"
-        rows.append(f"| {local_time(e.at, zone)} | {_md_cell(_md_user(e.author))} | {what} | {link} |")
+        links = [f"[message]({e.permalink})"] if e.permalink.startswith("https://") else []
+        links += [f"[file {n}]({url})" for n, url in enumerate(e.files, 1) if url.startswith("https://")]
+        cells = [local_time(e.at, zone), _md_cell(_md_user(e.author)), what, _md_cell(" ".join(links))]
+        rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(rows)
 
 
