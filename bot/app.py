@@ -60,7 +60,13 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         logger=BOLT_LOG,
     )
     secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
-    handlers.register(app, Services(store=store, metadata_key=metadata_key(secret), canvas=settings.postmortem_canvas))
+    provided = Services(
+        store=store,
+        metadata_key=metadata_key(secret),
+        canvas=settings.postmortem_canvas,
+        timeline_reaction=settings.timeline_reaction,
+    )
+    handlers.register(app, provided)
     return app
 
 

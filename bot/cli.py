@@ -212,6 +212,7 @@ async def export(args: argparse.Namespace) -> int:
     try:
         teams = [args.team] if args.team else await store.incident_teams(args.incident_id)
         record = await store.by_incident(args.incident_id, teams[0]) if len(teams) == 1 else None
+        zone = await store.zone_of(record.owner) if record else UTC
     finally:
         await store.engine.dispose()
     if len(teams) > 1:
@@ -221,7 +222,7 @@ async def export(args: argparse.Namespace) -> int:
         where = f" in team {args.team}" if args.team else ""
         print(f"no postmortem with incident_id {args.incident_id}{where}", file=sys.stderr)
         return 1
-    print(to_markdown(record.doc, record.links) if args.format == "markdown" else to_yaml(record.doc), end="")
+    print(to_markdown(record.doc, record.links, zone) if args.format == "markdown" else to_yaml(record.doc), end="")
     return 0
 
 

@@ -130,6 +130,7 @@ class Settings(StorageSettings):
     reminder_workdays: str = "mon-fri"
     postmortem_canvas: bool = False
     """``on``: each postmortem is kept as its channel's canvas too (``handlers.support.canvas``)."""
+    timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
 
     @field_validator("slack_api_url")
     @classmethod

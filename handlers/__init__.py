@@ -4,7 +4,7 @@ which never register anything); and the plumbing listeners share (``support``)."
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, events, views
+from handlers import actions, commands, events, shortcuts, views
 from handlers.support import context, errors
 
 
@@ -15,3 +15,4 @@ def register(app: AsyncApp, services: context.Services) -> None:
     actions.register(app)
     views.register(app)
     events.register(app)
+    shortcuts.register(app)

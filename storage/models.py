@@ -205,3 +205,25 @@ class SlackUserRow(Base):
     tz: Mapped[str | None] = mapped_column(String(64))
     gone: Mapped[bool] = mapped_column(default=False)
     fetched_at: Mapped[datetime]
+
+
+class TimelineRow(Base):
+    """A message of the incident channel on section 2's timeline; one row per message, however it was added."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (UniqueConstraint("postmortem_id", "message_ts", name="uq_timeline_entries_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    message_ts: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    permalink: Mapped[str] = mapped_column(String(500))
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"permalinks": [...]}``: the message's files and images."""
+    deleted: Mapped[bool] = mapped_column(default=False)
+    via: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime]

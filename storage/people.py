@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.timeline import zone_named
 from storage.base import StoreBase
 from storage.models import SlackUserRow
 
@@ -40,6 +41,11 @@ class People(StoreBase):
                 batch = wanted[start : start + _BATCH]
                 rows += (await session.scalars(select(SlackUserRow).where(SlackUserRow.user_id.in_(batch)))).all()
         return [KeptAnswer(r.user_id, r.tz, r.gone, r.fetched_at) for r in rows]
+
+    async def zone_of(self, user_id: str) -> tzinfo:
+        """The person's time zone as ``users.info`` last told it; UTC when never asked or not a zone."""
+        kept = await self.kept_answers([user_id])
+        return zone_named(kept[0].tz if kept else None)
 
     async def keep_answer(self, user_id: str, tz: str | None, gone: bool) -> None:
         """Slack's answer about a person, asked now."""

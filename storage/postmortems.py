@@ -8,16 +8,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.document import Postmortem
 from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
+from bot.domain.timeline import in_order
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
+from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow, TimelineRow
 from storage.records import (
     Conflict,
     IncidentIdTaken,
@@ -29,6 +30,7 @@ from storage.records import (
     action_columns,
     action_model,
 )
+from storage.timeline import entry_model
 
 ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
 """Roles kept on the postmortem's own row, where the queries for a team's incident or a person's postmortems look."""
@@ -66,6 +68,10 @@ _RECORD_COLUMNS = (
     _sections.version,
     _sections.updated_by,
     _sections.updated_at,
+    select(func.count())
+    .where(TimelineRow.__table__.c.postmortem_id == _postmortems.id)
+    .scalar_subquery()
+    .label("timeline_entries"),
 )
 _ACTION_COLUMNS = (
     _actions.postmortem_id,
@@ -96,11 +102,18 @@ _ACTIONS_OF = (
     .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
     .order_by(_actions.id)
 )
+_TIMELINE_OF = select(TimelineRow.__table__).where(
+    TimelineRow.__table__.c.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))
+)
 # Statements built once: building one per request cost more CPU than running it.
 
 
 def _record(
-    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template, links: LinkTemplates
+    rows: Sequence[Row[Any]],
+    actions: Sequence[Row[Any]],
+    timeline: Sequence[Row[Any]],
+    template: Template,
+    links: LinkTemplates,
 ) -> PostmortemRecord:
     head = rows[0]
     sections = {
@@ -112,6 +125,7 @@ def _record(
         incident_id=head.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
         actions=[action_model(a) for a in actions],
+        timeline=in_order([entry_model(e) for e in timeline]),
         template=template,
     )
     return PostmortemRecord(
@@ -191,8 +205,9 @@ class Postmortems(StoreBase):
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
         """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
-        number: each with its sections, then all their actions with whether their owners are gone
-        (and a third, once per process, for a template version that is in no file any more)."""
+        number: each with its sections (and how many timeline entries it has), then all their
+        actions with whether their owners are gone; a third reads the timelines of those that have
+        one (and another, once per process, a template version that is in no file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
@@ -203,10 +218,15 @@ class Postmortems(StoreBase):
         actions_of: dict[int, list[Row[Any]]] = {}
         for action in actions:
             actions_of.setdefault(action.postmortem_id, []).append(action)
+        timeline_of: dict[int, list[Row[Any]]] = {}
+        with_timeline = [key for key, group in grouped.items() if group[0].timeline_entries]
+        if with_timeline:  # most saves are of postmortems without one: no statement for them
+            for entry in (await connection.execute(_TIMELINE_OF, {"postmortem_ids": with_timeline})).all():
+                timeline_of.setdefault(entry.postmortem_id, []).append(entry)
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), template, self.links))
+            records.append(_record(group, actions_of.get(key, []), timeline_of.get(key, []), template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:

@@ -7,9 +7,10 @@ from storage.actions import ActionCommands
 from storage.people import People
 from storage.postmortems import Postmortems
 from storage.read_models import ActionReads
+from storage.timeline import Timeline
 
 
-class Store(Postmortems, ActionCommands, ActionReads, People):
+class Store(Postmortems, ActionCommands, ActionReads, People, Timeline):
     """Every timestamp it writes comes from ``clock``, the app's one source of "now".
 
     ``catalog`` holds the templates on offer; a postmortem whose version no file holds any

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
+from handlers.shortcuts.timeline import TIMELINE_SHORTCUT
 from storage.ledger import Ledger
 from storage.store import Store
 
@@ -33,8 +34,24 @@ HISTORY_SCOPES = {"D": "im:history", "C": "channels:history", "G": "groups:histo
 INFO_SCOPES = {"C": "channels:read", "G": "groups:read"}
 """conversations.info (a lost canvas create looked for) needs the public or private channel's read scope."""
 """conversations.history needs the scope of the conversation's kind: DM, public or private channel."""
-NO_SCOPE = {"auth.test", "views.open", "views.push", "views.update", "views.publish", "response_url"}
-NOT_A_METHOD = {"commands", "chat:write.public"}  # the slash command itself; posting without an invite
+NO_SCOPE = {
+    "chat.getPermalink",
+    "auth.test",
+    "views.open",
+    "views.push",
+    "views.update",
+    "views.publish",
+    "response_url",
+}
+EVENT_SCOPES = {
+    "reaction_added": "reactions:read",
+    "pin_added": "pins:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+}
+"""The timeline's events, each delivered only with its scope."""
+# the slash command itself; posting without an invite; the timeline events
+NOT_A_METHOD = {"commands", "chat:write.public", "reactions:read", "pins:read"}
 
 
 @pytest.fixture
@@ -60,7 +77,11 @@ def test_every_request_url_is_the_apps_single_endpoint() -> None:
     ]
     assert all(url.endswith(EVENTS_PATH) for url in urls)
     assert [c["command"] for c in MANIFEST["features"]["slash_commands"]] == ["/postmortem"]
-    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert settings["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        *EVENT_SCOPES,
+    ]
+    assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 
@@ -95,4 +116,5 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     needed = {scope for c in standin.calls if (scope := _scope(c))}
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert needed <= granted, f"missing scopes: {needed - granted}"
+    assert set(EVENT_SCOPES.values()) <= granted
     assert granted - NOT_A_METHOD <= needed, f"scopes nothing uses: {granted - NOT_A_METHOD - needed}"

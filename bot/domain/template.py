@@ -59,6 +59,12 @@ class Role(StrEnum):
     CHANGE_ID = "change_id"  # linked with CHANGE_URL_TEMPLATE
 
 
+class SectionRole(StrEnum):
+    """Sections the app fills from elsewhere besides their form."""
+
+    TIMELINE = "timeline"  # lists the messages captured from the incident channel (``bot.domain.timeline``)
+
+
 class ActionRole(StrEnum):
     """Fields of a corrective action the reminders and lists need; each is a column of its own."""
 
@@ -117,6 +123,8 @@ class Section:
     """For the action list: its key in the YAML export."""
     count: int = 0
     """How many sections the template has, for the title."""
+    role: str = ""
+    """A ``SectionRole``: e.g. the section whose modal lists the timeline."""
 
     @property
     def modal_title(self) -> str:
@@ -213,6 +221,10 @@ class Template:
         """The section "Save & next" moves to; None after the last one."""
         index = self.sections.index(section)
         return self.sections[index + 1] if index + 1 < len(self.sections) else None
+
+    @property
+    def timeline_section(self) -> Section | None:
+        return next((s for s in self.sections if s.role == SectionRole.TIMELINE), None)
 
     def role(self, role: Role) -> FieldRef | None:
         return self.roles.get(role)

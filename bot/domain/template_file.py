@@ -33,7 +33,7 @@ DEFAULT_STATUS_LABELS = {"open": "open", "done": "done", "wont_do": "won't do"}
 TEMPLATE_KEYS = {
     "name", "title", "use_for_severity", "vocabularies", "sections", "header", "checklist",
 }  # fmt: skip
-SECTION_KEYS = {"key", "title", "short", "guidance", "fields", "actions"}
+SECTION_KEYS = {"key", "title", "short", "guidance", "fields", "actions", "role"}
 ACTIONS_KEYS = {"export", "export_first", "statuses", "fields"}
 FIELD_KEYS = {
     "key", "label", "kind", "required", "vocabulary", "hint", "placeholder", "export", "role",
@@ -333,8 +333,23 @@ def _section(read: _Reader, raw: Any, line: int | None, number: int, parts: _Par
             fields=tuple(fields),
             is_action_list=actions is not None,
             export=export,
+            role=_section_role(read, spec, where, parts),
         )
     )
+
+
+def _section_role(read: _Reader, spec: Mapping, where: str, parts: _Parts) -> str:
+    role = read.text(spec, "role", where)
+    line = spec.line_of("role")
+    if role and role not in tuple(t.SectionRole):
+        read.problems.add(line, f"{where}: role {role!r} is not one of: {', '.join(t.SectionRole)}")
+    elif role and "actions" in spec:
+        read.problems.add(line, f"{where}: the {role} role needs a section with fields")
+    elif role and any(s.role == role for s in parts.sections):
+        read.problems.add(line, f"{where}: role {role!r} is already taken")
+    else:
+        return role
+    return ""
 
 
 def _vocabularies(read: _Reader, data: Mapping, parts: _Parts) -> None:

@@ -280,6 +280,100 @@ class SlackDriver:
         result.response_url = payload.get("response_url")
         return result
 
+    async def message_shortcut(self, message: JSON, callback_id: str, *, user: str) -> DriverResult:
+        """Use a message shortcut (``callback_id``) from the menu of ``message`` (as the stand-in
+        returns it from ``post_as_user``): Slack's ``message_action`` payload, with a trigger_id."""
+        channel = message["channel"]
+        trigger_id = self.standin.issue_trigger(user)
+        stored = {k: v for k, v in message.items() if k != "channel"}
+        payload = {
+            "type": "message_action",
+            **self._context(user),
+            "callback_id": callback_id,
+            "trigger_id": trigger_id,
+            "response_url": self.standin.new_response_url(),
+            "message_ts": message["ts"],
+            "message": stored,
+            "channel": {"id": channel, "name": default_channel_name(channel)},
+            "action_ts": f"{time.time():.6f}",
+        }
+        result = await self._interact(payload, None)
+        result.trigger_id, result.response_url = trigger_id, payload["response_url"]
+        return result
+
+    async def reaction_added(self, message: JSON, reaction: str, *, user: str) -> DriverResult:
+        """``user`` reacts to ``message``: the event names the message, it does not carry it;
+        ``item_user`` is left out for a message no user wrote (a webhook's, a bot's), as Slack does."""
+        return await self.event(
+            {
+                "type": "reaction_added",
+                "user": user,
+                "reaction": reaction,
+                **({"item_user": message["user"]} if message.get("user") else {}),
+                "item": {"type": "message", "channel": message["channel"], "ts": message["ts"]},
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+
+    async def pin_added(self, message: JSON, *, user: str) -> DriverResult:
+        """``user`` pins ``message``: the event carries the whole message."""
+        channel = message["channel"]
+        stored = {k: v for k, v in message.items() if k != "channel"}
+        return await self.event(
+            {
+                "type": "pin_added",
+                "user": user,
+                "channel_id": channel,
+                **({"item_user": message["user"]} if message.get("user") else {}),
+                "pinned_info": {"channel": channel, "pinned_by": user, "pinned_ts": int(time.time())},
+                "item": {
+                    "type": "message",
+                    "channel": channel,
+                    "created": int(time.time()),
+                    "created_by": user,
+                    "message": stored,
+                },
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+
+    async def message_changed(self, message: JSON, text: str) -> DriverResult:
+        """The author edits ``message``: a hidden ``message`` event with subtype ``message_changed``."""
+        channel = message["channel"]
+        before, after = self.standin.edit_as_user(channel, message["ts"], text)
+        return await self.event(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "channel": channel,
+                "message": after,
+                "previous_message": before,
+                "ts": after["edited"]["ts"],
+                "event_ts": after["edited"]["ts"],
+                "channel_type": "channel",
+            }
+        )
+
+    async def message_deleted(self, message: JSON) -> DriverResult:
+        """The author deletes ``message``: subtype ``message_deleted``, naming it by ``deleted_ts``."""
+        channel = message["channel"]
+        before = self.standin.delete_as_user(channel, message["ts"])
+        stamp = f"{time.time():.6f}"
+        return await self.event(
+            {
+                "type": "message",
+                "subtype": "message_deleted",
+                "hidden": True,
+                "channel": channel,
+                "ts": stamp,
+                "deleted_ts": message["ts"],
+                "previous_message": before,
+                "event_ts": stamp,
+                "channel_type": "channel",
+            }
+        )
+
     def fill(self, view: JSON, answers: dict[str, Any]) -> JSON:
         """Type ``answers`` (keyed by action_id) into the open view and return
         its ``state.values`` as Slack will send them.

@@ -140,6 +140,7 @@ class WebApi:
             "conversations.open": self._conversations_open,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "chat.getPermalink": self._chat_get_permalink,
         }
 
     # ---- test-side accessors ----------------------------------------------
@@ -489,6 +490,45 @@ class WebApi:
         content = self._checked_message(params)
         message.update(content, edited={"user": self.bot_user_id, "ts": self._next_ts(channel)})
         return {"channel": channel, "ts": ts, "text": message["text"], "message": copy.deepcopy(message)}
+
+    def post_as_user(self, channel: str, user: str, text: str, *, thread_ts: str | None = None, **extra: Any) -> JSON:
+        """A person posts in ``channel`` (in a thread when ``thread_ts`` is given); ``extra``: e.g. ``files``."""
+        message = {"type": "message", "user": user, "team": self.team_id, "text": text, **extra}
+        message["ts"] = self._next_ts(channel)
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self._messages.setdefault(channel, []).append(message)
+        return {**copy.deepcopy(message), "channel": channel}
+
+    def _stored(self, channel: str, ts: str) -> JSON:
+        message = next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
+        if message is None:
+            raise ApiError("message_not_found")
+        return message
+
+    def edit_as_user(self, channel: str, ts: str, text: str) -> tuple[JSON, JSON]:
+        """The author edits a message: (before, after), as a ``message_changed`` event carries them."""
+        message = self._stored(channel, ts)
+        before = copy.deepcopy(message)
+        message.update(text=text, edited={"user": message["user"], "ts": self._next_ts(channel)})
+        return before, copy.deepcopy(message)
+
+    def delete_as_user(self, channel: str, ts: str) -> JSON:
+        """The author deletes a message; returns it as it was."""
+        message = self._stored(channel, ts)
+        self._messages[channel].remove(message)
+        return message
+
+    def _chat_get_permalink(self, params: JSON) -> JSON:
+        """Slack's permalink: ``p`` and the ts without its dot; a reply also names its thread."""
+        channel = str(params.get("channel") or "")
+        if not channel:
+            raise ApiError("channel_not_found")
+        message = self._stored(channel, str(params.get("message_ts") or ""))
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{message['ts'].replace('.', '')}"
+        if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"channel": channel, "permalink": link}
 
     def _chat_post_ephemeral(self, params: JSON) -> JSON:
         channel = self._channel(params, user_id_opens_dm=True)

@@ -2,9 +2,10 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.actions import postmortem, reminders
+from handlers.actions import postmortem, reminders, timeline
 
 
 def register(app: AsyncApp) -> None:
     postmortem.register(app)
     reminders.register(app)
+    timeline.register(app)

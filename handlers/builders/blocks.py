@@ -86,6 +86,10 @@ def option(value: str, label: str) -> JSON:
     return {"text": plain(label), "value": value}
 
 
+def overflow(action_id: str, options: list[JSON]) -> JSON:
+    return {"type": "overflow", "action_id": action_id, "options": options}
+
+
 def static_select(
     action_id: str, options: list[JSON], *, initial: JSON | None = None, placeholder: str | None = None
 ) -> JSON:

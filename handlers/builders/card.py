@@ -54,7 +54,7 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     blocks += [
         kit.divider(),
         kit.section(render.checklist_text(record.doc)),
-        kit.section(f"*Corrective actions:* {counts.text()}"),
+        kit.section(f"*Corrective actions:* {counts.text()} \u00b7 *Timeline:* {len(record.doc.timeline)} entries"),
         kit.actions(
             kit.button("Continue", CARD_CONTINUE, style="primary", value=str(record.id)),
             kit.button("Export", CARD_EXPORT, value=str(record.id)),

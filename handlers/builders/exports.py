@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, tzinfo
 from typing import Any
 
 from bot.domain.document import Postmortem
@@ -14,8 +15,8 @@ from handlers.builders import blocks as kit
 from handlers.builders.render import escape, headline
 from storage.records import PostmortemRecord
 
-FORMATS: dict[str, Callable[[Postmortem, LinkTemplates], str]] = {
-    "yaml": lambda doc, _links: to_yaml(doc),
+FORMATS: dict[str, Callable[[Postmortem, LinkTemplates, tzinfo], str]] = {
+    "yaml": lambda doc, _links, _zone: to_yaml(doc),
     "markdown": to_markdown,
     "md": to_markdown,
 }
@@ -36,10 +37,11 @@ def _chunks(text: str) -> list[str]:
     return [c for c in chunks if c]
 
 
-async def export_message(record: PostmortemRecord, fmt: str) -> dict[str, Any]:
+async def export_message(record: PostmortemRecord, fmt: str, zone: tzinfo = UTC) -> dict[str, Any]:
     """The export as an ephemeral message; rendering runs in a worker thread, off the event loop
-    that acks Slack's requests (a postmortem with a hundred actions is a lot of YAML)."""
-    text = await asyncio.to_thread(FORMATS[fmt], record.doc, record.links)
+    that acks Slack's requests (a postmortem with a hundred actions is a lot of YAML). Markdown
+    shows the timeline's times in ``zone``."""
+    text = await asyncio.to_thread(FORMATS[fmt], record.doc, record.links, zone)
     chunks = _chunks(escape(text))
     blocks = [kit.section(f"*{escape(headline(record))}* \u2014 {fmt} export")]
     blocks += [kit.section(f"```{chunk}```") for chunk in chunks[:_MAX_CHUNKS]]

@@ -15,6 +15,7 @@ from bot.domain.document import CorrectiveAction, action_answers, action_default
 from handlers.builders import blocks as kit
 from handlers.builders import render
 from handlers.builders.fields import input_blocks
+from handlers.builders.timeline import timeline_blocks
 from handlers.support.metadata import Sealed
 from storage.records import PostmortemRecord, SectionSnapshot
 
@@ -106,6 +107,8 @@ def section_view(
         answers = _stored_answers(template, section, record)
     heading = f"*{section.number}. {section.title}*  {section.guidance}{_last_saved(snapshot)}{_links(record)}"
     blocks = [_context(heading)]
+    if record is not None and section.role == t.SectionRole.TIMELINE:
+        blocks += timeline_blocks(record.doc.timeline)
     blocks += input_blocks(section.fields, answers, meta.revision)
     return _modal(section, meta, blocks, _submit_label(template, section))
 

@@ -205,7 +205,8 @@ async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: A
     if fmt not in exports.FORMATS:
         await respond(text=f"Unknown export format `{render.escape(fmt[:40])}`: use `yaml` or `markdown`.")
         return
-    await respond(**await exports.export_message(record, fmt))
+    zone = await services(context).store.zone_of(record.owner)
+    await respond(**await exports.export_message(record, fmt, zone))
 
 
 async def handle_postmortem(

@@ -2,8 +2,9 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.events import home
+from handlers.events import home, timeline
 
 
 def register(app: AsyncApp) -> None:
     home.register(app)
+    timeline.register(app)

@@ -23,6 +23,8 @@ class Services:
     """Seals modal metadata (``handlers.support.metadata``)."""
     canvas: bool = False
     """``POSTMORTEM_CANVAS``: keep each postmortem as its channel's canvas too."""
+    timeline_reaction: str = "pushpin"
+    """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
 
     @property
     def catalog(self) -> Catalog:

@@ -2,8 +2,9 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.views import submissions
+from handlers.views import submissions, timeline
 
 
 def register(app: AsyncApp) -> None:
     submissions.register(app)
+    timeline.register(app)

@@ -1,6 +1,6 @@
 """Where each answer lives in a template's YAML file: the layout export and import share.
 
-The file has a ``postmortem:`` root, in three parts, in this order, then ``template:``:
+The file has a ``postmortem:`` root, in four parts, in this order, then ``template:``:
 
 1. The keys the template fixes: every field with an ``export:`` path, in template order,
    and the action list under its section's ``export:`` key. For the built-in template these
@@ -13,7 +13,11 @@ The file has a ``postmortem:`` root, in three parts, in this order, then ``templ
    section's key is already one of the fixed keys (section 5 ``root_cause``), its
    remaining answers go under ``<section key>_details`` (``root_cause_details``), so the
    fixed mappings hold exactly the template's keys. Empty answers and empty sections are left out.
-3. ``checklist``: computed from the answers and marked so by a comment. It is ignored on import.
+3. ``channel_timeline``, only when messages were captured from the channel: a list of
+   entries in time order, each ``at`` (ISO 8601, UTC), ``author``, ``text`` (the summary
+   people gave it, else the message), ``permalink``, and ``files``/``deleted`` when they
+   apply. It is ignored on import (the messages stay in Slack).
+4. ``checklist``: computed from the answers and marked so by a comment. It is ignored on import.
 
 ``template:`` (``name``, ``version``) says which template version the answers belong to,
 beside ``postmortem:`` so that the postmortem's own layout stays the template's.
@@ -34,6 +38,7 @@ from bot.domain import template as t
 ROOT = "postmortem"
 TEMPLATE_KEY = "template"
 CHECKLIST_KEY = "checklist"
+TIMELINE_KEY = "channel_timeline"
 DETAILS_SUFFIX = "_details"
 LIST_KINDS = frozenset({t.Kind.LINES, t.Kind.MULTI_CHOICE, t.Kind.USERS})
 
@@ -97,10 +102,10 @@ def _further_layout(template: t.Template, taken: set[str]) -> Layout:
 @cache
 def layouts(template: t.Template) -> Layouts:
     fixed = _fixed_layout(template)
-    further = _further_layout(template, set(fixed) | {CHECKLIST_KEY})
+    further = _further_layout(template, set(fixed) | {CHECKLIST_KEY, TIMELINE_KEY})
     first = template.action_export_first
     keys = first + tuple(f.key for f in template.action_fields if f.key not in first)
-    return Layouts(fixed, further, {**fixed, **further, CHECKLIST_KEY: COMPUTED}, keys)
+    return Layouts(fixed, further, {**fixed, **further, TIMELINE_KEY: COMPUTED, CHECKLIST_KEY: COMPUTED}, keys)
 
 
 def checklist_number(template: t.Template) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from bot.domain import template as t
@@ -12,6 +12,7 @@ from bot.domain.export.layout import LIST_KINDS, checklist_number
 from bot.domain.export.yaml_out import to_yaml
 from bot.domain.links import NO_LINKS, LinkTemplates, link_for
 from bot.domain.owners import is_user_id
+from bot.domain.timeline import TimelineEntry, local_time, zone_label
 
 YAML_TITLE = "YAML"
 NOT_ANSWERED = "_not answered_"
@@ -76,6 +77,23 @@ def _md_actions(template: t.Template, actions: list[CorrectiveAction]) -> str:
     return "\n".join(rows)
 
 
+def _md_timeline(entries: list[TimelineEntry], zone: tzinfo) -> str:
+    """The messages captured from the channel, with their date: an incident may run past midnight."""
+    rows = [
+        "**Timeline from the channel**",
+        "",
+        f"| Time ({zone_label(zone)}) | Who | What | Link |",
+        "|---|---|---|---|",
+    ]
+    for e in entries:
+        what = _md_cell(e.shown) + (" _(message deleted)_" if e.deleted else "")
+        links = [f"[message]({e.permalink})"] if e.permalink.startswith("https://") else []
+        links += [f"[file {n}]({url})" for n, url in enumerate(e.files, 1) if url.startswith("https://")]
+        cells = [local_time(e.at, zone), _md_cell(_md_user(e.author)), what, _md_cell(" ".join(links))]
+        rows.append(f"| {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
 def _md_checklist(items: list[ChecklistItem]) -> str:
     """Every item is an explicit yes or an explicit **no**, as section 12 asks."""
     return "\n".join(
@@ -95,15 +113,18 @@ def section_markdown(pm: Postmortem, section: t.Section, links: LinkTemplates = 
     )
 
 
-def to_markdown(pm: Postmortem, links: LinkTemplates = NO_LINKS) -> str:
+def to_markdown(pm: Postmortem, links: LinkTemplates = NO_LINKS, zone: tzinfo = UTC) -> str:
     """Every section as a readable document, then the YAML export and the checklist; the ids
-    ``links`` has templates for are links."""
+    ``links`` has templates for are links. The timeline section also lists the messages
+    captured from the channel, at their time in ``zone`` (the table says which)."""
     template = pm.template
     incident_id = template.role(t.Role.INCIDENT_ID)
     title = (pm.value(incident_id.section, incident_id.field) if incident_id else None) or pm.incident_id
     blocks = [f"# Postmortem · {title or '(no incident_id yet)'}"]
     for section in template.sections:
         blocks += [f"## {section.number}. {section.title}", section_markdown(pm, section, links)]
+        if pm.timeline and section == template.timeline_section:
+            blocks.append(_md_timeline(pm.timeline, zone))
     number = checklist_number(template)
     blocks += [f"## {number - 1}. {YAML_TITLE}", f"```yaml\n{to_yaml(pm)}```"]
     blocks += [f"## {number}. {template.checklist_title}", _md_checklist(checklist(pm))]

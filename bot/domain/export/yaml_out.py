@@ -14,12 +14,14 @@ from bot.domain.export.layout import (
     CHECKLIST_KEY,
     ROOT,
     TEMPLATE_KEY,
+    TIMELINE_KEY,
     ActionList,
     Layout,
     Slot,
     checklist_number,
     layouts,
 )
+from bot.domain.timeline import TimelineEntry, utc_time
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -96,6 +98,20 @@ def _action_to_yaml(template: t.Template, action: CorrectiveAction) -> dict[str,
     return out
 
 
+def _timeline_to_yaml(entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        item: dict[str, Any] = {"at": utc_time(entry.at), "author": entry.author, "text": entry.shown}
+        if entry.permalink:
+            item["permalink"] = entry.permalink
+        if entry.files:
+            item["files"] = list(entry.files)
+        if entry.deleted:
+            item["deleted"] = True
+        out.append(item)
+    return out
+
+
 def _checklist_to_yaml(items: list[ChecklistItem]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for item in items:
@@ -113,6 +129,8 @@ def to_yaml(pm: Postmortem, dumper: type[yaml.SafeDumper] = DUMPER) -> str:
     for key, sections_fields in layout.further.items():
         if answers := _export(sections_fields, pm, keep_empty=False):
             document[key] = answers
+    if pm.timeline:
+        document[TIMELINE_KEY] = _timeline_to_yaml(pm.timeline)
     document[CHECKLIST_KEY] = _checklist_to_yaml(checklist(pm))
     version = {"name": pm.template.name, "version": pm.template.version}
     text = yaml.dump(
