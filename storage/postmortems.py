@@ -17,7 +17,15 @@ from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow
+from storage.models import (
+    ActionRow,
+    AuditRow,
+    EvalCaseRow,
+    PostmortemRow,
+    SectionAnswerRow,
+    SlackUserRow,
+    TemplateRow,
+)
 from storage.records import (
     Conflict,
     IncidentIdTaken,
@@ -28,6 +36,7 @@ from storage.records import (
     TemplateMissing,
     action_columns,
     action_model,
+    case_model,
 )
 
 ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
@@ -45,6 +54,7 @@ _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
 _sections = SectionAnswerRow.__table__.c
 _people = SlackUserRow.__table__.c
+_cases = EvalCaseRow.__table__.c
 
 _RECORD_COLUMNS = (
     _postmortems.id,
@@ -96,11 +106,20 @@ _ACTIONS_OF = (
     .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
     .order_by(_actions.id)
 )
+_CASES_OF = (
+    select(_cases.postmortem_id, _cases.id, _cases.data, _cases.action_ids)
+    .where(_cases.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
+    .order_by(_cases.id)
+)
 # Statements built once: building one per request cost more CPU than running it.
 
 
 def _record(
-    rows: Sequence[Row[Any]], actions: Sequence[Row[Any]], template: Template, links: LinkTemplates
+    rows: Sequence[Row[Any]],
+    actions: Sequence[Row[Any]],
+    cases: Sequence[Row[Any]],
+    template: Template,
+    links: LinkTemplates,
 ) -> PostmortemRecord:
     head = rows[0]
     sections = {
@@ -112,6 +131,7 @@ def _record(
         incident_id=head.incident_id,
         answers={key: snap.data for key, snap in sections.items()},
         actions=[action_model(a) for a in actions],
+        evals=[case_model(c) for c in cases],
         template=template,
     )
     return PostmortemRecord(
@@ -190,9 +210,10 @@ class Postmortems(StoreBase):
     async def _records(
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
-        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
-        number: each with its sections, then all their actions with whether their owners are gone
-        (and a third, once per process, for a template version that is in no file any more)."""
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in three statements whatever their
+        number: each with its sections, then all their actions with whether their owners are gone,
+        then all their eval cases (and one more, once per process, for a template version that is in
+        no file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
@@ -203,10 +224,13 @@ class Postmortems(StoreBase):
         actions_of: dict[int, list[Row[Any]]] = {}
         for action in actions:
             actions_of.setdefault(action.postmortem_id, []).append(action)
+        cases_of: dict[int, list[Row[Any]]] = {}
+        for case in (await connection.execute(_CASES_OF, {"postmortem_ids": list(grouped)})).all():
+            cases_of.setdefault(case.postmortem_id, []).append(case)
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), template, self.links))
+            records.append(_record(group, actions_of.get(key, []), cases_of.get(key, []), template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
@@ -397,7 +421,10 @@ class Postmortems(StoreBase):
             )
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
-        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel."""
+        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel.
+
+        Its eval cases name their actions by position in ``doc.actions`` (from 1), as a file does.
+        """
         now = self.clock.now()
         await self.keep_template(doc.template)
         async with self.sessions.begin() as session:
@@ -419,10 +446,24 @@ class Postmortems(StoreBase):
                         postmortem_id=row.id, section_key=key, data=data, updated_by=user_id, updated_at=now
                     )
                 )
-            for action in doc.actions:
+            new_ids: dict[int, int] = {}
+            for position, action in enumerate(doc.actions, 1):
                 fields = action_columns(action)
+                added = ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
+                session.add(added)
+                await session.flush()
+                new_ids[position] = added.id
+            for case in doc.evals:
+                linked = [new_ids[a] for a in case.action_ids if a in new_ids]
                 session.add(
-                    ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
+                    EvalCaseRow(
+                        postmortem_id=row.id,
+                        data=case.fields(),
+                        action_ids=linked,
+                        created_by=user_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
             await self._audit(session, row.id, user_id, "imported")
             return row.id

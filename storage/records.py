@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import Row
 
 from bot.domain.document import CorrectiveAction, Postmortem
+from bot.domain.evals import EvalCase
 from bot.domain.links import NO_LINKS, LinkTemplates
 from bot.domain.template import Role, Template
 from storage.card_lease import Lease
-from storage.models import ActionRow
+from storage.models import ActionRow, EvalCaseRow
 
 
 class IncidentIdTaken(Exception):
@@ -132,6 +133,10 @@ def action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
         status_reason=row.status_reason,
         extra=row.extra,
     )
+
+
+def case_model(row: EvalCaseRow | Row[Any]) -> EvalCase:
+    return EvalCase.model_validate({**row.data, "id": row.id, "action_ids": row.action_ids})
 
 
 def action_columns(action: CorrectiveAction) -> dict[str, Any]:

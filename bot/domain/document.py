@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.domain import template as t
 from bot.domain.catalog import builtin
+from bot.domain.evals import EvalCase
 
 INCIDENT_ID_MAX = 64
 INCIDENT_ID_MARKUP = "<>&|`"
@@ -312,6 +313,7 @@ class Postmortem(BaseModel):
     incident_id: str | None = None
     answers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     actions: list[CorrectiveAction] = Field(default_factory=list)
+    evals: list[EvalCase] = Field(default_factory=list)
     template: t.Template = Field(default_factory=builtin, exclude=True, repr=False)
 
     def value(self, section_key: str, field_key: str) -> Any:

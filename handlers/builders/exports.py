@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.document import Postmortem
+from bot.domain.export.eval_jsonl import to_eval_jsonl
 from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_out import to_yaml
 from bot.domain.links import LinkTemplates
@@ -18,6 +19,7 @@ FORMATS: dict[str, Callable[[Postmortem, LinkTemplates], str]] = {
     "yaml": lambda doc, _links: to_yaml(doc),
     "markdown": to_markdown,
     "md": to_markdown,
+    "eval": lambda doc, _links: to_eval_jsonl(doc),
 }
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences
 _MAX_CHUNKS = 45  # messages hold 50 blocks
