@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from typing import Any
@@ -176,3 +177,22 @@ async def test_a_case_form_naming_another_teams_postmortem_is_refused(
     assert result.view is not None and result.view["title"]["text"] == "Not saved"
     untouched = await store.get(foreign.id)
     assert untouched is not None and untouched.doc.evals == []
+
+
+async def test_the_same_case_form_submitted_twice_at_once_adds_one_case(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    postmortem_id = await _postmortem(slack, standin, store)
+    section = await _section_10(slack, standin)
+    await slack.click(section, ADD_CASE, user=ALICE)
+    form = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and v["id"] != section["id"] and v)
+    answers = section_inputs(CASE_FIELDS, FIRST_CASE)
+
+    await asyncio.gather(*(slack.submit(form, answers, user=ALICE) for _ in range(2)))
+    await standin.wait_until(  # both submissions were handled to the end
+        lambda: len([c for c in standin.calls_to("views.update") if c.params.get("view_id") == section["id"]]) == 2
+    )
+
+    record = await store.get(postmortem_id)
+    assert record is not None and [c.scenario_id for c in record.doc.evals] == [FIRST_CASE["scenario_id"]]
+    assert [a.event for a in await store.audit(postmortem_id)].count("eval_case_added") == 1
