@@ -19,7 +19,7 @@ from bot.domain.export.yaml_in import from_yaml
 from bot.domain.export.yaml_out import to_yaml
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
-from handlers.builders.modals import ADD_CASE, CaseFormMeta, SectionMeta
+from handlers.builders.modals import ADD_CASE, EDIT_CASE, CaseFormMeta, SectionMeta
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
@@ -196,3 +196,27 @@ async def test_the_same_case_form_submitted_twice_at_once_adds_one_case(
     record = await store.get(postmortem_id)
     assert record is not None and [c.scenario_id for c in record.doc.evals] == [FIRST_CASE["scenario_id"]]
     assert [a.event for a in await store.audit(postmortem_id)].count("eval_case_added") == 1
+
+
+async def test_a_case_is_edited_in_place_and_blank_lines_are_no_answer(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    postmortem_id = await _postmortem(slack, standin, store)
+    section = await _add_case(slack, standin, await _section_10(slack, standin), FIRST_CASE, [])
+    (case_block,) = _case_blocks(section)
+    await slack.click(section, EDIT_CASE, user=ALICE, block_id=case_block["block_id"])
+    form = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and v["id"] != section["id"] and v)
+    assert form["title"]["text"] == "Edit eval case"
+
+    refused = await slack.submit(form, {"expected_outcomes": "   \n  ", "risk_class": "critical"}, user=ALICE)
+    assert "This is required." in json.dumps(refused.errors)
+    outcomes = "No refund is issued\n\n  \nThe user is told why"
+    saved = await slack.submit(form, {"expected_outcomes": outcomes}, user=ALICE)
+    assert not saved.errors
+
+    await standin.wait_until(lambda: "risk critical" in json.dumps(_case_blocks(standin.view(section["id"]))))
+    record = await store.get(postmortem_id)
+    assert record is not None
+    (case,) = record.doc.evals
+    assert (case.risk_class, case.expected_outcomes) == ("critical", ["No refund is issued", "The user is told why"])
+    assert case.user_inputs == FIRST_CASE["user_inputs"]

@@ -71,7 +71,8 @@ def validate_case(raw: dict[str, Any], case_id: int | None, action_ids: list[int
         errors: dict[str, str] = {}
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "scenario_id"
-            errors.setdefault(key, "This is required." if error["type"] == "missing" else error["msg"])
+            empty = error["type"] in ("missing", "too_short", "string_too_short")
+            errors.setdefault(key, "This is required." if empty else error["msg"])
         raise CaseErrors(errors) from exc
 
 

@@ -182,7 +182,7 @@ async def submit_case(
         return
     check_team(record.team_id, body)
     if meta.parent.postmortem != record.id:
-        raise Refused(NOT_FOUND, f"a case form of postmortem {record.id} names section of {meta.parent.postmortem}")
+        raise Refused(NOT_FOUND, f"a case form of postmortem {record.id} names a section of {meta.parent.postmortem}")
     if meta.case is not None and all(c.id != meta.case for c in record.doc.evals):
         raise Refused(NOT_FOUND, f"eval case {meta.case} is not in postmortem {record.id}")
     state = view["state"]["values"]
