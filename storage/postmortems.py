@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import JSON, Row, Select, bindparam, insert, literal, null, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,17 +100,22 @@ _BY_ID = _RECORDS.where(_postmortems.id == bindparam("postmortem_id"))
 _BY_CHANNEL = _RECORDS.where(
     _postmortems.team_id == bindparam("team_id"), _postmortems.channel_id == bindparam("channel_id")
 )
-_ACTIONS_OF = (
-    select(*_ACTION_COLUMNS)
+_ACTION_ITEM, _CASE_ITEM = 0, 1
+_ITEMS_OF = union_all(
+    select(*_ACTION_COLUMNS, literal(_ACTION_ITEM).label("item"), null().cast(JSON).label("action_ids"))
     .outerjoin_from(ActionRow.__table__, SlackUserRow.__table__, _people.user_id == _actions.owner)
-    .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
-    .order_by(_actions.id)
-)
-_CASES_OF = (
-    select(_cases.postmortem_id, _cases.id, _cases.data, _cases.action_ids)
-    .where(_cases.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
-    .order_by(_cases.id)
-)
+    .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))),
+    select(
+        _cases.postmortem_id,
+        _cases.id,
+        *(null().cast(c.type).label(c.name) for c in _ACTION_COLUMNS[2:6]),
+        _cases.data.label("extra"),
+        *(null().cast(c.type).label(c.name) for c in _ACTION_COLUMNS[7:]),
+        literal(_CASE_ITEM).label("item"),
+        _cases.action_ids,
+    ).where(_cases.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))),
+).order_by(text("item"), text("id"))
+"""The postmortems' corrective actions, then their eval cases (``data`` as ``extra``): one statement for both."""
 # Statements built once: building one per request cost more CPU than running it.
 
 
@@ -210,23 +215,21 @@ class Postmortems(StoreBase):
     async def _records(
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
-        """The postmortems ``statement`` (on ``_RECORDS``) selects, in three statements whatever their
-        number: each with its sections, then all their actions with whether their owners are gone,
-        then all their eval cases (and one more, once per process, for a template version that is in
-        no file any more)."""
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
+        number: each with its sections, then all their actions with whether their owners are gone
+        and their eval cases (and a third, once per process, for a template version that is in no
+        file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
         grouped: dict[int, list[Row[Any]]] = {}
         for row in rows:
             grouped.setdefault(row.id, []).append(row)
-        actions = (await connection.execute(_ACTIONS_OF, {"postmortem_ids": list(grouped)})).all()
         actions_of: dict[int, list[Row[Any]]] = {}
-        for action in actions:
-            actions_of.setdefault(action.postmortem_id, []).append(action)
         cases_of: dict[int, list[Row[Any]]] = {}
-        for case in (await connection.execute(_CASES_OF, {"postmortem_ids": list(grouped)})).all():
-            cases_of.setdefault(case.postmortem_id, []).append(case)
+        for item in (await connection.execute(_ITEMS_OF, {"postmortem_ids": list(grouped)})).all():
+            of = actions_of if item.item == _ACTION_ITEM else cases_of
+            of.setdefault(item.postmortem_id, []).append(item)
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)

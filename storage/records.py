@@ -14,7 +14,7 @@ from bot.domain.evals import EvalCase
 from bot.domain.links import NO_LINKS, LinkTemplates
 from bot.domain.template import Role, Template
 from storage.card_lease import Lease
-from storage.models import ActionRow, EvalCaseRow
+from storage.models import ActionRow
 
 
 class IncidentIdTaken(Exception):
@@ -135,8 +135,9 @@ def action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
     )
 
 
-def case_model(row: EvalCaseRow | Row[Any]) -> EvalCase:
-    return EvalCase.model_validate({**row.data, "id": row.id, "action_ids": row.action_ids})
+def case_model(row: Row[Any]) -> EvalCase:
+    """From a row of the store's items query, where a case's ``data`` is in ``extra``."""
+    return EvalCase.model_validate({**row.extra, "id": row.id, "action_ids": row.action_ids})
 
 
 def action_columns(action: CorrectiveAction) -> dict[str, Any]:
