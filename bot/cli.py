@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
 from bot.domain.catalog import Catalog, read_template
 from bot.domain.clock import Clock, FixedClock
+from bot.domain.export.eval_jsonl import to_eval_jsonl
 from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_in import IMPORT_LIMIT, ImportFileError, from_yaml, named_template
 from bot.domain.export.yaml_out import to_yaml
@@ -222,7 +223,12 @@ async def export(args: argparse.Namespace) -> int:
         where = f" in team {args.team}" if args.team else ""
         print(f"no postmortem with incident_id {args.incident_id}{where}", file=sys.stderr)
         return 1
-    print(to_markdown(record.doc, record.links, zone) if args.format == "markdown" else to_yaml(record.doc), end="")
+    formats = {
+        "yaml": lambda: to_yaml(record.doc),
+        "markdown": lambda: to_markdown(record.doc, record.links, zone),
+        "eval-jsonl": lambda: to_eval_jsonl(record.doc),
+    }
+    print(formats[args.format](), end="")
     return 0
 
 
@@ -318,7 +324,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     exporter = commands.add_parser("export", help="print a postmortem as YAML or Markdown")
     exporter.add_argument("incident_id")
-    exporter.add_argument("--format", choices=("yaml", "markdown"), default="yaml")
+    exporter.add_argument("--format", choices=("yaml", "markdown", "eval-jsonl"), default="yaml")
     exporter.add_argument("--team", help="Slack team id, T…; needed when several teams use the incident id")
     importer = commands.add_parser("import", help="load a postmortem exported as section 11 YAML")
     importer.add_argument("file")

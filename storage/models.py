@@ -142,6 +142,24 @@ class ActionRow(Base):
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="actions", lazy="raise")
 
 
+class EvalCaseRow(Base):
+    """One eval case (``bot.domain.evals``) of a postmortem; ``form_view`` is the form that created it,
+    so a doubled submission creates it once."""
+
+    __tablename__ = "eval_cases"
+    __table_args__ = (UniqueConstraint("postmortem_id", "form_view", name="uq_eval_cases_form"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    data: Mapped[dict[str, Any]]
+    """The case's fields, as ``EvalCase.fields`` gives them."""
+    action_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    form_view: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class TemplateRow(Base):
     """Every template version the app has used: a postmortem keeps its version after the file changes."""
 

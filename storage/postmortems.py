@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Row, Select, bindparam, func, insert, literal, null, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,7 +18,16 @@ from bot.domain.template import Role, Template
 from bot.domain.timeline import in_order
 from storage import card_lease
 from storage.base import IncidentIdInUse, StoreBase, new_param
-from storage.models import ActionRow, AuditRow, PostmortemRow, SectionAnswerRow, SlackUserRow, TemplateRow, TimelineRow
+from storage.models import (
+    ActionRow,
+    AuditRow,
+    EvalCaseRow,
+    PostmortemRow,
+    SectionAnswerRow,
+    SlackUserRow,
+    TemplateRow,
+    TimelineRow,
+)
 from storage.records import (
     Conflict,
     IncidentIdTaken,
@@ -29,6 +38,7 @@ from storage.records import (
     TemplateMissing,
     action_columns,
     action_model,
+    case_model,
 )
 from storage.timeline import entry_model
 
@@ -47,6 +57,7 @@ _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
 _sections = SectionAnswerRow.__table__.c
 _people = SlackUserRow.__table__.c
+_cases = EvalCaseRow.__table__.c
 
 _RECORD_COLUMNS = (
     _postmortems.id,
@@ -96,12 +107,22 @@ _BY_ID = _RECORDS.where(_postmortems.id == bindparam("postmortem_id"))
 _BY_CHANNEL = _RECORDS.where(
     _postmortems.team_id == bindparam("team_id"), _postmortems.channel_id == bindparam("channel_id")
 )
-_ACTIONS_OF = (
-    select(*_ACTION_COLUMNS)
+_ACTION_ITEM, _CASE_ITEM = 0, 1
+_ITEMS_OF = union_all(
+    select(*_ACTION_COLUMNS, literal(_ACTION_ITEM).label("item"), null().cast(JSON).label("action_ids"))
     .outerjoin_from(ActionRow.__table__, SlackUserRow.__table__, _people.user_id == _actions.owner)
-    .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True)))
-    .order_by(_actions.id)
-)
+    .where(_actions.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))),
+    select(
+        _cases.postmortem_id,
+        _cases.id,
+        *(null().cast(c.type).label(c.name) for c in _ACTION_COLUMNS[2:6]),
+        _cases.data.label("extra"),
+        *(null().cast(c.type).label(c.name) for c in _ACTION_COLUMNS[7:]),
+        literal(_CASE_ITEM).label("item"),
+        _cases.action_ids,
+    ).where(_cases.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))),
+).order_by(text("item"), text("id"))
+"""The postmortems' corrective actions, then their eval cases (``data`` as ``extra``): one statement for both."""
 _TIMELINE_OF = select(TimelineRow.__table__).where(
     TimelineRow.__table__.c.postmortem_id.in_(bindparam("postmortem_ids", expanding=True))
 )
@@ -112,6 +133,7 @@ def _record(
     rows: Sequence[Row[Any]],
     actions: Sequence[Row[Any]],
     timeline: Sequence[Row[Any]],
+    cases: Sequence[Row[Any]],
     template: Template,
     links: LinkTemplates,
 ) -> PostmortemRecord:
@@ -126,6 +148,7 @@ def _record(
         answers={key: snap.data for key, snap in sections.items()},
         actions=[action_model(a) for a in actions],
         timeline=in_order([entry_model(e) for e in timeline]),
+        evals=[case_model(c) for c in cases],
         template=template,
     )
     return PostmortemRecord(
@@ -206,18 +229,20 @@ class Postmortems(StoreBase):
     ) -> list[PostmortemRecord]:
         """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
         number: each with its sections (and how many timeline entries it has), then all their
-        actions with whether their owners are gone; a third reads the timelines of those that have
-        one (and another, once per process, a template version that is in no file any more)."""
+        actions with whether their owners are gone, and their eval cases; a third reads the timelines
+        of those that have one (and another, once per process, a template version that is in no file
+        any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
         grouped: dict[int, list[Row[Any]]] = {}
         for row in rows:
             grouped.setdefault(row.id, []).append(row)
-        actions = (await connection.execute(_ACTIONS_OF, {"postmortem_ids": list(grouped)})).all()
         actions_of: dict[int, list[Row[Any]]] = {}
-        for action in actions:
-            actions_of.setdefault(action.postmortem_id, []).append(action)
+        cases_of: dict[int, list[Row[Any]]] = {}
+        for item in (await connection.execute(_ITEMS_OF, {"postmortem_ids": list(grouped)})).all():
+            of = actions_of if item.item == _ACTION_ITEM else cases_of
+            of.setdefault(item.postmortem_id, []).append(item)
         timeline_of: dict[int, list[Row[Any]]] = {}
         with_timeline = [key for key, group in grouped.items() if group[0].timeline_entries]
         if with_timeline:  # most saves are of postmortems without one: no statement for them
@@ -226,7 +251,8 @@ class Postmortems(StoreBase):
         records = []
         for key, group in grouped.items():
             template = await self._template(connection, group[0].template_name, group[0].template_version)
-            records.append(_record(group, actions_of.get(key, []), timeline_of.get(key, []), template, self.links))
+            parts = actions_of.get(key, []), timeline_of.get(key, []), cases_of.get(key, [])
+            records.append(_record(group, *parts, template, self.links))
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
@@ -417,7 +443,10 @@ class Postmortems(StoreBase):
             )
 
     async def import_postmortem(self, team_id: str, channel_id: str, doc: Postmortem, user_id: str) -> int:
-        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel."""
+        """Load an exported postmortem with its template version; refuses to overwrite one bound to the channel.
+
+        Its eval cases name their actions by position in ``doc.actions`` (from 1), as a file does.
+        """
         now = self.clock.now()
         await self.keep_template(doc.template)
         async with self.sessions.begin() as session:
@@ -439,10 +468,24 @@ class Postmortems(StoreBase):
                         postmortem_id=row.id, section_key=key, data=data, updated_by=user_id, updated_at=now
                     )
                 )
-            for action in doc.actions:
+            new_ids: dict[int, int] = {}
+            for position, action in enumerate(doc.actions, 1):
                 fields = action_columns(action)
+                added = ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
+                session.add(added)
+                await session.flush()
+                new_ids[position] = added.id
+            for case in doc.evals:
+                linked = [new_ids[a] for a in case.action_ids if a in new_ids]
                 session.add(
-                    ActionRow(postmortem_id=row.id, created_by=user_id, created_at=now, updated_at=now, **fields)
+                    EvalCaseRow(
+                        postmortem_id=row.id,
+                        data=case.fields(),
+                        action_ids=linked,
+                        created_by=user_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
             await self._audit(session, row.id, user_id, "imported")
             return row.id

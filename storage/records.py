@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from bot.domain.document import CorrectiveAction, Postmortem
+from bot.domain.evals import EvalCase
 from bot.domain.links import NO_LINKS, LinkTemplates
 from bot.domain.template import Role, Template
 from storage.card_lease import Lease
@@ -132,6 +133,11 @@ def action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
         status_reason=row.status_reason,
         extra=row.extra,
     )
+
+
+def case_model(row: Row[Any]) -> EvalCase:
+    """From a row of the store's items query, where a case's ``data`` is in ``extra``."""
+    return EvalCase.model_validate({**row.extra, "id": row.id, "action_ids": row.action_ids})
 
 
 def action_columns(action: CorrectiveAction) -> dict[str, Any]:

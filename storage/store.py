@@ -4,13 +4,14 @@ action commands, action reads, people), which share the engine, the clock and th
 from __future__ import annotations
 
 from storage.actions import ActionCommands
+from storage.evals import EvalCommands
 from storage.people import People
 from storage.postmortems import Postmortems
 from storage.read_models import ActionReads
 from storage.timeline import Timeline
 
 
-class Store(Postmortems, ActionCommands, ActionReads, People, Timeline):
+class Store(Postmortems, ActionCommands, EvalCommands, ActionReads, People, Timeline):
     """Every timestamp it writes comes from ``clock``, the app's one source of "now".
 
     ``catalog`` holds the templates on offer; a postmortem whose version no file holds any

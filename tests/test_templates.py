@@ -110,7 +110,7 @@ def test_run_refuses_a_broken_template_folder_one_line_per_problem(tmp_path: Pat
     assert result.stderr.splitlines() == [
         f"{folder / 'ours.yml'}:{line_of(text, 'sections:')}: one field must have `role: owner`",
         f"{folder / 'ours.yml'}:{line_of(text, 'role: boss')}: summary.owner: role 'boss' is not one of: "
-        "incident_id, owner, severity, trace_id, session_id, change_id",
+        "incident_id, owner, severity, trace_id, session_id, change_id, eval_cases",
     ]
     assert "Traceback" not in result.stderr and not (tmp_path / "x.db").exists()
 

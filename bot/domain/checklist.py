@@ -58,6 +58,8 @@ def _holds(pm: Postmortem, condition: t.Condition) -> bool:
             return not _lacking(pm, condition)
         case t.Rule.SOME_ACTION:
             return any(_has(pm, a, condition.action_field) in condition.values for a in live)
+        case t.Rule.EVAL_CASES:
+            return len(pm.evals) >= condition.least
     raise AssertionError(f"unhandled rule {condition.rule}")
 
 

@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.domain import template as t
 from bot.domain.catalog import builtin
+from bot.domain.evals import EvalCase
 from bot.domain.timeline import TimelineEntry
 
 INCIDENT_ID_MAX = 64
@@ -315,6 +316,7 @@ class Postmortem(BaseModel):
     actions: list[CorrectiveAction] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     """In time order (``bot.domain.timeline.in_order``)."""
+    evals: list[EvalCase] = Field(default_factory=list)
     template: t.Template = Field(default_factory=builtin, exclude=True, repr=False)
 
     def value(self, section_key: str, field_key: str) -> Any:

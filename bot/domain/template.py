@@ -57,6 +57,7 @@ class Role(StrEnum):
     TRACE_ID = "trace_id"  # linked with TRACE_URL_TEMPLATE (bot.domain.links)
     SESSION_ID = "session_id"  # linked with SESSION_URL_TEMPLATE
     CHANGE_ID = "change_id"  # linked with CHANGE_URL_TEMPLATE
+    EVAL_CASES = "eval_cases"  # its section's modal lists the eval cases (bot.domain.evals) and adds them
 
 
 class SectionRole(StrEnum):
@@ -153,6 +154,7 @@ class Rule(StrEnum):
     HAS_ACTIONS = "has_actions"  # at least one live (not won't-do) corrective action
     EVERY_ACTION_HAS = "every_action_has"  # every live action has this action field
     SOME_ACTION = "some_action"  # a live action whose field is one of some values
+    EVAL_CASES = "eval_cases"  # at least this many eval cases
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Condition:
     any_of: tuple[Condition, ...] = ()
     action_field: str = ""
     values: tuple[str, ...] = ()
+    least: int = 0
 
 
 @dataclass(frozen=True)

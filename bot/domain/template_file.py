@@ -47,6 +47,7 @@ ROLE_KINDS: dict[str, frozenset[t.Kind]] = {
     t.Role.TRACE_ID: frozenset({t.Kind.SHORT_TEXT}),
     t.Role.SESSION_ID: frozenset({t.Kind.SHORT_TEXT}),
     t.Role.CHANGE_ID: frozenset({t.Kind.SHORT_TEXT}),
+    t.Role.EVAL_CASES: frozenset({t.Kind.LINES}),
 }
 ACTION_ROLE_KINDS: dict[str, frozenset[t.Kind]] = {
     t.ActionRole.TITLE: t.TEXT_KINDS,
@@ -418,6 +419,11 @@ def _condition(read: _Reader, raw: Any, line: int | None, where: str, parts: _Pa
         return t.Condition(rule, any_of=tuple(c for c in found if c)) if all(found) else None
     if rule is t.Rule.HAS_ACTIONS:
         return t.Condition(rule)
+    if rule is t.Rule.EVAL_CASES:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            read.problems.add(at, f"{where}: eval_cases takes how many cases at least, like 1")
+            return None
+        return t.Condition(rule, least=value)
     return _action_condition(read, rule, value, at, where, parts)
 
 

@@ -12,14 +12,18 @@ from handlers.builders import exports
 from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
 from handlers.builders.modals import (
     ADD_ACTION,
+    ADD_CASE,
     EDIT_ACTION,
+    EDIT_CASE,
     NEXT_PAGE,
     PREVIOUS_PAGE,
     USE_THEIRS,
     ActionFormMeta,
+    CaseFormMeta,
     SectionMeta,
     action_form,
     actions_view,
+    case_form,
     finished_view,
     parse_meta,
     section_view,
@@ -126,6 +130,24 @@ async def open_action_form(
     await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, record.template))
 
 
+async def open_case_form(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """The case form, pushed from the section that lists the cases (its Add eval case, a case's Edit)."""
+    await ack()
+    svc = services(context)
+    meta, record = await _modal_postmortem(svc, body)
+    if record is None:
+        return
+    case_id = int(action["value"]) if action["action_id"] == EDIT_CASE else None
+    existing = next((c for c in record.doc.evals if c.id == case_id), None)
+    if case_id is not None and existing is None:
+        raise Refused(NOT_FOUND, f"eval case {case_id} is not in postmortem {record.id}")
+    form_meta = CaseFormMeta(postmortem=record.id, case=case_id, parent_view=body["view"]["id"], parent=meta)
+    form_meta.keyed(svc.metadata_key)
+    await client.views_push(trigger_id=body["trigger_id"], view=case_form(form_meta, existing, record))
+
+
 async def turn_page(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
@@ -151,5 +173,7 @@ def register(app: AsyncApp) -> None:
     app.action(USE_THEIRS)(guarded(use_theirs))
     app.action(ADD_ACTION)(guarded(open_action_form))
     app.action(EDIT_ACTION)(guarded(open_action_form))
+    app.action(ADD_CASE)(guarded(open_case_form))
+    app.action(EDIT_CASE)(guarded(open_case_form))
     app.action(PREVIOUS_PAGE)(guarded(turn_page))
     app.action(NEXT_PAGE)(guarded(turn_page))

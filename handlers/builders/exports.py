@@ -8,6 +8,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from bot.domain.document import Postmortem
+from bot.domain.export.eval_jsonl import to_eval_jsonl
 from bot.domain.export.markdown import to_markdown
 from bot.domain.export.yaml_out import to_yaml
 from bot.domain.links import LinkTemplates
@@ -19,6 +20,7 @@ FORMATS: dict[str, Callable[[Postmortem, LinkTemplates, tzinfo], str]] = {
     "yaml": lambda doc, _links, _zone: to_yaml(doc),
     "markdown": to_markdown,
     "md": to_markdown,
+    "eval": lambda doc, _links: to_eval_jsonl(doc),
 }
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences
 _MAX_CHUNKS = 45  # messages hold 50 blocks

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from bot.domain import template as t
 from bot.domain.document import CorrectiveAction, action_answers, action_defaults
+from bot.domain.evals import ACTIONS_KEY, CASE_FIELDS, EvalCase, case_defaults
 from handlers.builders import blocks as kit
 from handlers.builders import render
 from handlers.builders.fields import input_blocks
@@ -21,6 +22,11 @@ from storage.records import PostmortemRecord, SectionSnapshot
 
 SECTION_CALLBACK = "section"
 ACTION_FORM_CALLBACK = "action_form"
+CASE_FORM_CALLBACK = "eval_case_form"
+ADD_CASE = "eval_case_add"
+EDIT_CASE = "eval_case_edit"
+CASES_SHOWN = 20
+ACTIONS_OFFERED = 100  # a multi_static_select holds at most 100 options
 USE_THEIRS = "conflict_use_theirs"
 ADD_ACTION = "action_add"
 EDIT_ACTION = "action_edit"
@@ -50,6 +56,16 @@ class ActionFormMeta(Sealed):
     postmortem: int
     action: int | None = None
     parent_view: str
+
+
+class CaseFormMeta(Sealed):
+    """The case form's postmortem and case; ``parent`` is the section modal it was pushed from,
+    refreshed after a save with the version that modal was opened on (a colleague's save still conflicts)."""
+
+    postmortem: int
+    case: int | None = None
+    parent_view: str
+    parent: SectionMeta
 
 
 def _context(text: str) -> kit.JSON:
@@ -110,7 +126,61 @@ def section_view(
     if record is not None and section.role == t.SectionRole.TIMELINE:
         blocks += timeline_blocks(record.doc.timeline)
     blocks += input_blocks(section.fields, answers, meta.revision)
+    if (cases := template.role(t.Role.EVAL_CASES)) and cases.section == section.key:
+        blocks += _case_list(record.doc.evals if record else [], record is not None)
     return _modal(section, meta, blocks, _submit_label(template, section))
+
+
+def _case_line(case: EvalCase) -> str:
+    facts = [f"{len(case.user_inputs)} input(s)", f"{len(case.expected_outcomes)} expected outcome(s)"]
+    if case.risk_class:
+        facts.append(f"risk {render.escape(case.risk_class)}")
+    if case.action_ids:
+        facts.append("regression eval of " + ", ".join(f"#{a}" for a in case.action_ids))
+    return render.truncate(f"*{render.escape(case.scenario_id)}*\n" + " \u00b7 ".join(facts), 3000)
+
+
+def _case_list(cases: list[EvalCase], stored: bool) -> list[kit.JSON]:
+    """The eval cases under the section's inputs, the newest last, each with Edit; a button pushes the case form."""
+    blocks = [kit.divider(), kit.section(f"*Eval cases* ({len(cases)})")]
+    for case in cases[-CASES_SHOWN:]:
+        edit = kit.button("Edit", EDIT_CASE, value=str(case.id))
+        blocks.append(kit.section(_case_line(case), block_id=f"eval-case-{case.id}", accessory=edit))
+    if len(cases) > CASES_SHOWN:
+        blocks.append(_context(f"The last {CASES_SHOWN} of {len(cases)}; `/postmortem export eval` lists them all."))
+    if stored:
+        blocks.append(kit.actions(kit.button("Add eval case", ADD_CASE, style="primary")))
+    else:
+        blocks.append(_context("Save this section once to add structured eval cases."))
+    return blocks
+
+
+def _action_choices(actions: list[CorrectiveAction], linked: list[int]) -> kit.JSON:
+    options = [kit.option(str(a.id), render.truncate(f"#{a.id} {a.action}", 75)) for a in actions[:ACTIONS_OFFERED]]
+    chosen = [o for o in options if int(o["value"]) in linked]
+    return kit.input_block(
+        "Corrective actions this case is the regression eval of",
+        kit.multi_static_select(ACTIONS_KEY, options, initial=chosen),
+        block_id=ACTIONS_KEY,
+        optional=True,
+        hint="Link the actions of kind add_regression_eval that this case checks.",
+    )
+
+
+def case_form(meta: CaseFormMeta, case: EvalCase | None, record: PostmortemRecord) -> dict[str, Any]:
+    """The eval case form; a new case starts with the incident's trace id as its source."""
+    answers = case.fields() if case else case_defaults(record.doc.role(t.Role.TRACE_ID))
+    blocks = input_blocks(CASE_FIELDS, answers)
+    if record.doc.actions:
+        blocks.append(_action_choices(record.doc.actions, case.action_ids if case else []))
+    return kit.modal(
+        "Eval case" if case is None else "Edit eval case",
+        blocks,
+        callback_id=CASE_FORM_CALLBACK,
+        submit="Save",
+        close="Back",
+        private_metadata=meta.dump(),
+    )
 
 
 def conflict_view(

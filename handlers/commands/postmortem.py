@@ -28,7 +28,8 @@ HELP = """*postmortem-bot* runs the postmortem of an incident right here, one se
 \u2022 `/postmortem start [incident_id] [template]` \u2014 start (or reopen) this channel's postmortem; \
 `template` is a template's name or a severity, which picks the template meant for it
 \u2022 `/postmortem status` \u2014 progress and the checklist, only for you
-\u2022 `/postmortem export [yaml|markdown]` \u2014 the postmortem as its template's YAML or a Markdown document
+\u2022 `/postmortem export [yaml|markdown|eval]` \u2014 the postmortem as its template's YAML or a Markdown \
+document, or its eval cases as JSON lines
 \u2022 `/postmortem help` \u2014 this text"""
 
 NOT_IN_DM = (
@@ -203,7 +204,7 @@ async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: A
         return
     fmt = args[0].lower() if args else "yaml"
     if fmt not in exports.FORMATS:
-        await respond(text=f"Unknown export format `{render.escape(fmt[:40])}`: use `yaml` or `markdown`.")
+        await respond(text=f"Unknown export format `{render.escape(fmt[:40])}`: use `yaml`, `markdown` or `eval`.")
         return
     zone = await services(context).store.zone_of(record.owner)
     await respond(**await exports.export_message(record, fmt, zone))

@@ -12,11 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import template as t
 from bot.domain.document import SectionErrors, action_answers, validate_action, validate_section
+from bot.domain.evals import ACTIONS_KEY, CASE_FIELDS, CaseErrors, validate_case
 from handlers.builders.fields import error_blocks, read_state
 from handlers.builders.modals import (
     ACTION_FORM_CALLBACK,
+    CASE_FORM_CALLBACK,
     SECTION_CALLBACK,
     ActionFormMeta,
+    CaseFormMeta,
     SectionMeta,
     actions_view,
     conflict_view,
@@ -157,6 +160,52 @@ async def submit_action(
     await _keep_canvas(svc, client, record.id)
 
 
+def _linked_actions(state: dict[str, Any], record: PostmortemRecord) -> list[int]:
+    """The actions ticked on the case form; only this postmortem's own can be linked."""
+    element = state.get(ACTIONS_KEY, {}).get(ACTIONS_KEY) or {}
+    chosen = [int(o["value"]) for o in element.get("selected_options") or [] if str(o.get("value", "")).isdigit()]
+    own = {a.id for a in record.doc.actions}
+    if stray := [a for a in chosen if a not in own]:
+        raise Refused(NOT_FOUND, f"actions {stray} are not in postmortem {record.id}")
+    return chosen
+
+
+async def submit_case(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Store an eval case, then refresh the section listing the cases, the card and the canvas."""
+    svc = services(context)
+    meta = parse_meta(view["private_metadata"], CaseFormMeta, svc.metadata_key)
+    record = await svc.store.get(meta.postmortem)
+    if record is None:
+        await ack(response_action="update", view=notice_view("Postmortem", GONE))
+        return
+    check_team(record.team_id, body)
+    if meta.parent.postmortem != record.id:
+        raise Refused(NOT_FOUND, f"a case form of postmortem {record.id} names a section of {meta.parent.postmortem}")
+    if meta.case is not None and all(c.id != meta.case for c in record.doc.evals):
+        raise Refused(NOT_FOUND, f"eval case {meta.case} is not in postmortem {record.id}")
+    state = view["state"]["values"]
+    try:
+        case = validate_case(read_state(CASE_FIELDS, state), meta.case, _linked_actions(state, record))
+    except CaseErrors as exc:
+        await ack(response_action="errors", errors=error_blocks(exc.errors, state))
+        return
+    await svc.store.save_case(record.id, case, body["user"]["id"], form_view=view["id"])
+    await ack()
+    record = await svc.store.get(record.id)
+    assert record is not None
+    section = record.template.section(meta.parent.section)
+    try:
+        listed = section_view(record.template, section, record, meta.parent.keyed(svc.metadata_key))
+        await client.views_update(view_id=meta.parent_view, view=listed)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the section was closed meanwhile: the save stands
+        log.info("eval cases in %s not refreshed after a save: %r", meta.parent_view, exc)
+    await update_card(record.id, refresh_card(client, svc.store, record.id))
+    await _keep_canvas(svc, client, record.id)
+
+
 def register(app: AsyncApp) -> None:
     app.view(SECTION_CALLBACK)(guarded(submit_section))
     app.view(ACTION_FORM_CALLBACK)(guarded(submit_action))
+    app.view(CASE_FORM_CALLBACK)(guarded(submit_case))

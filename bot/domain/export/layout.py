@@ -20,7 +20,9 @@ The file has a ``postmortem:`` root, in four parts, in this order, then ``templa
 4. ``checklist``: computed from the answers and marked so by a comment. It is ignored on import.
 
 ``template:`` (``name``, ``version``) says which template version the answers belong to,
-beside ``postmortem:`` so that the postmortem's own layout stays the template's.
+beside ``postmortem:`` so that the postmortem's own layout stays the template's. ``eval_cases:``,
+when there are any, follows it: the structured cases of ``bot.domain.evals``, each naming the
+corrective actions it is the regression eval of by their position in the action list.
 
 Everything is derived from the postmortem's template (``bot.domain.template``); there is no
 per-field code, so a field added to a template file is exported, imported and rendered
@@ -39,6 +41,10 @@ ROOT = "postmortem"
 TEMPLATE_KEY = "template"
 CHECKLIST_KEY = "checklist"
 TIMELINE_KEY = "channel_timeline"
+EVALS_KEY = "eval_cases"
+"""Beside ``postmortem:``, so the template's own keys stay exactly its own."""
+EVAL_ACTIONS_KEY = "regression_eval_of"
+"""A case's corrective actions in the file: their positions (from 1) in the action list."""
 DETAILS_SUFFIX = "_details"
 LIST_KINDS = frozenset({t.Kind.LINES, t.Kind.MULTI_CHOICE, t.Kind.USERS})
 

@@ -102,15 +102,32 @@ def _md_checklist(items: list[ChecklistItem]) -> str:
     )
 
 
+def _md_cases(pm: Postmortem) -> str:
+    """The eval cases as a table; a case's linked actions by id, as the eval-jsonl export names them."""
+    if not pm.evals:
+        return "Eval cases: " + NOT_ANSWERED
+    rows = ["| Scenario | Labels | User inputs | Expected outcomes | Risk class | Source traces | Actions |"]
+    rows.append("|" + " --- |" * 7)
+    for case in pm.evals:
+        lists = [case.labels, case.user_inputs, case.expected_outcomes]
+        cells = [case.scenario_id, *("; ".join(v) for v in lists), case.risk_class, "; ".join(case.source_trace_ids)]
+        cells.append(", ".join(f"#{a}" for a in case.action_ids))
+        rows.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    return "**Eval cases**\n\n" + "\n".join(rows)
+
+
 def section_markdown(pm: Postmortem, section: t.Section, links: LinkTemplates = NO_LINKS) -> str:
     """One section's answers (its actions for the action list), without its heading; the ids
     ``links`` has templates for are links."""
     if section.is_action_list:
         return _md_actions(pm.template, pm.actions)
-    return "\n\n".join(
+    parts = [
         _md_field(f, pm.value(section.key, f.key), link_for(pm, links, t.FieldRef(section.key, f.key)))
         for f in section.fields
-    )
+    ]
+    if (cases := pm.template.role(t.Role.EVAL_CASES)) and cases.section == section.key:
+        parts.append(_md_cases(pm))
+    return "\n\n".join(parts)
 
 
 def to_markdown(pm: Postmortem, links: LinkTemplates = NO_LINKS, zone: tzinfo = UTC) -> str:

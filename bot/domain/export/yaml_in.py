@@ -26,7 +26,18 @@ from bot.domain.document import (
     validate_action,
     validate_section,
 )
-from bot.domain.export.layout import LIST_KINDS, ROOT, TEMPLATE_KEY, ActionList, Layout, Slot, layouts
+from bot.domain.evals import CaseErrors, EvalCase, validate_case
+from bot.domain.export.layout import (
+    EVAL_ACTIONS_KEY,
+    EVALS_KEY,
+    LIST_KINDS,
+    ROOT,
+    TEMPLATE_KEY,
+    ActionList,
+    Layout,
+    Slot,
+    layouts,
+)
 from bot.domain.yamlfile import MAX_FILE_BYTES, FileProblems, Mapping, Problems, Sequence, describe, load, plain
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -61,8 +72,11 @@ def _load(text: str) -> Mapping:
         raise ImportFileError(data.line, f"no `{ROOT}:` root (found {found})")
     problems = Problems()
     for key in data:
-        if key not in (ROOT, TEMPLATE_KEY):
-            problems.add(data.line_of(key), f"unknown key {key!r} next to `{ROOT}:`; only `{TEMPLATE_KEY}:` goes there")
+        if key not in (ROOT, TEMPLATE_KEY, EVALS_KEY):
+            problems.add(
+                data.line_of(key),
+                f"unknown key {key!r} next to `{ROOT}:`; only `{TEMPLATE_KEY}:` and `{EVALS_KEY}:` go there",
+            )
     problems.raise_if_any()
     return data
 
@@ -237,6 +251,33 @@ def _action_from_yaml(template: t.Template, item: Mapping, where: str, problems:
         return None
 
 
+def _cases_from_yaml(data: Mapping, actions: int, problems: Problems) -> list[EvalCase]:
+    """The eval cases; their ``action_ids`` are the positions (from 1) of their actions until they are stored."""
+    given = data.get(EVALS_KEY)
+    if given is None:
+        return []
+    if not isinstance(given, Sequence):
+        problems.add(data.line_of(EVALS_KEY), f"`{EVALS_KEY}:` must be a list of cases, not {describe(given)}")
+        return []
+    cases = []
+    for index, item in enumerate(given):
+        where = f"{EVALS_KEY}[{index}]"
+        if not isinstance(item, Mapping):
+            problems.add(given.line_of(index), f"{where} must be a mapping, not {describe(item)}")
+            continue
+        raw = {k: plain(v) for k, v in item.items() if k != EVAL_ACTIONS_KEY}
+        linked = plain(item.get(EVAL_ACTIONS_KEY)) or []
+        if not isinstance(linked, list) or any(type(n) is not int or not 1 <= n <= actions for n in linked):
+            problems.add(given.line_of(index), f"{where}.{EVAL_ACTIONS_KEY}: positions in the action list, 1-{actions}")
+            continue
+        try:
+            cases.append(validate_case(raw, None, linked))
+        except CaseErrors as exc:
+            for key, message in exc.errors.items():
+                problems.add(item.line_of(key) or given.line_of(index), f"{where}.{key}: {message}")
+    return cases
+
+
 def from_yaml(text: str, template_for: TemplateFor = known_template) -> Postmortem:
     """The postmortem in an exported YAML file; ImportFileError names the line and what is wrong.
 
@@ -259,7 +300,8 @@ def from_yaml(text: str, template_for: TemplateFor = known_template) -> Postmort
         if given and (section_answers := _section_answers(template, section.key, given, problems)):
             answers[section.key] = section_answers
     actions = _actions_from_yaml(template, reading.actions, problems)
+    evals = _cases_from_yaml(data, len(actions), problems)
     problems.raise_if_any()
     incident_id = template.role(t.Role.INCIDENT_ID)
     found_id = answers.get(incident_id.section, {}).get(incident_id.field) if incident_id else None
-    return Postmortem(incident_id=found_id, answers=answers, actions=actions, template=template)
+    return Postmortem(incident_id=found_id, answers=answers, actions=actions, evals=evals, template=template)

@@ -12,6 +12,8 @@ from bot.domain.checklist import ChecklistItem, checklist
 from bot.domain.document import CorrectiveAction, Postmortem, action_answers, is_blank
 from bot.domain.export.layout import (
     CHECKLIST_KEY,
+    EVAL_ACTIONS_KEY,
+    EVALS_KEY,
     ROOT,
     TEMPLATE_KEY,
     TIMELINE_KEY,
@@ -122,6 +124,15 @@ def _checklist_to_yaml(items: list[ChecklistItem]) -> list[dict[str, str]]:
     return out
 
 
+def _cases_to_yaml(pm: Postmortem) -> list[dict[str, Any]]:
+    positions = {action.id: number for number, action in enumerate(pm.actions, 1)}
+    cases = []
+    for case in pm.evals:
+        linked = [positions[a] for a in case.action_ids if a in positions]
+        cases.append({**case.fields(), **({EVAL_ACTIONS_KEY: linked} if linked else {})})
+    return cases
+
+
 def to_yaml(pm: Postmortem, dumper: type[yaml.SafeDumper] = DUMPER) -> str:
     """The template's YAML file for ``pm`` (see the module docstring for its layout)."""
     layout = layouts(pm.template)
@@ -133,9 +144,10 @@ def to_yaml(pm: Postmortem, dumper: type[yaml.SafeDumper] = DUMPER) -> str:
         document[TIMELINE_KEY] = _timeline_to_yaml(pm.timeline)
     document[CHECKLIST_KEY] = _checklist_to_yaml(checklist(pm))
     version = {"name": pm.template.name, "version": pm.template.version}
-    text = yaml.dump(
-        {ROOT: document, TEMPLATE_KEY: version}, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    whole: dict[str, Any] = {ROOT: document, TEMPLATE_KEY: version}
+    if pm.evals:
+        whole[EVALS_KEY] = _cases_to_yaml(pm)
+    text = yaml.dump(whole, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
     # A comment cannot be dumped; the key is indented once and alone on its line, so this is exact.
     key_line = f"\n  {CHECKLIST_KEY}:\n"
     note = f"section {checklist_number(pm.template)}, computed from the answers above: ignored on import"
