@@ -20,7 +20,7 @@ FORMATS: dict[str, Callable[[Postmortem, LinkTemplates, tzinfo], str]] = {
     "yaml": lambda doc, _links, _zone: to_yaml(doc),
     "markdown": to_markdown,
     "md": to_markdown,
-    "eval": lambda doc, _links: to_eval_jsonl(doc),
+    "eval": lambda doc, _links, _zone: to_eval_jsonl(doc),
 }
 _CHUNK = 2900  # section text holds 3000 characters, with room for the code fences
 _MAX_CHUNKS = 45  # messages hold 50 blocks
