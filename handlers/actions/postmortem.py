@@ -30,8 +30,8 @@ from handlers.builders.modals import (
 )
 from handlers.support.context import Services, services
 from handlers.support.errors import guarded
-from handlers.support.lookups import GONE, find_postmortem, meta_for
-from handlers.support.permissions import NOT_FOUND, Refused, check_may_change_action
+from handlers.support.lookups import GONE, action_to_change, find_postmortem, meta_for
+from handlers.support.permissions import NOT_FOUND, Refused
 from storage.records import PostmortemRecord
 
 
@@ -120,11 +120,7 @@ async def open_action_form(
     if record is None:
         return
     action_id = int(action["value"]) if action["action_id"] == EDIT_ACTION else None
-    existing = next((a for a in record.doc.actions if a.id == action_id), None)
-    if action_id is not None:
-        if existing is None:
-            raise Refused(NOT_FOUND, f"action {action_id} is not in postmortem {record.id}")
-        check_may_change_action(body["user"]["id"], existing.owner, record.owner)
+    existing = action_to_change(record, action_id, body["user"]["id"])
     form_meta = ActionFormMeta(postmortem=record.id, action=action_id, parent_view=body["view"]["id"])
     form_meta.keyed(svc.metadata_key)
     await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, record.template))

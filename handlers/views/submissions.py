@@ -31,8 +31,8 @@ from handlers.builders.modals import (
 from handlers.support.canvas import refresh_canvas, update_canvas
 from handlers.support.context import Services, services
 from handlers.support.errors import UNKNOWN_OUTCOME, guarded
-from handlers.support.lookups import GONE, find_postmortem, meta_for
-from handlers.support.permissions import NOT_FOUND, Refused, check_may_change_action, check_team
+from handlers.support.lookups import GONE, action_to_change, find_postmortem, meta_for
+from handlers.support.permissions import NOT_FOUND, Refused, check_team
 from handlers.support.refresh import refresh_card, render_card, update_card
 from storage.records import Conflict, IncidentIdTaken, PostmortemRecord, SavedSection
 
@@ -135,11 +135,7 @@ async def submit_action(
         return
     check_team(record.team_id, body)
     state = view["state"]["values"]
-    previous = next((a for a in record.doc.actions if a.id == meta.action), None)
-    if meta.action is not None:
-        if previous is None:
-            raise Refused(NOT_FOUND, f"action {meta.action} is not in postmortem {record.id}")
-        check_may_change_action(body["user"]["id"], previous.owner, record.owner)
+    previous = action_to_change(record, meta.action, body["user"]["id"])
     template = record.template
     raw = read_state(template.action_fields, state, action_answers(template, previous) if previous else None)
     try:
