@@ -33,6 +33,16 @@ class _OurClientIsMeant(logging.Filter):
 
 BOLT_LOG = logging.getLogger("postmortem_bot.bolt")
 BOLT_LOG.addFilter(_OurClientIsMeant())
+WEB_API_LOG = logging.getLogger("postmortem_bot.slack.api")
+
+
+def _pinned(logger: logging.Logger) -> logging.Logger:
+    """Bolt and slack_sdk test ``logger.level``, not the effective level, before formatting their debug
+    lines: left at NOTSET, a logger has every request, Web API call and response body formatted into a
+    string only to be thrown away. It takes the level logging is configured with."""
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logger.getEffectiveLevel())
+    return logger
 
 
 def create_client(settings: Settings, session: ClientSession | None = None) -> AsyncWebClient:
@@ -48,7 +58,7 @@ def create_client(settings: Settings, session: ClientSession | None = None) -> A
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
-        logger=logging.getLogger("postmortem_bot.slack"),
+        logger=_pinned(WEB_API_LOG),
     )
 
 
@@ -57,7 +67,7 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
         client=create_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
-        logger=BOLT_LOG,
+        logger=_pinned(BOLT_LOG),
     )
     secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
     provided = Services(
