@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.sqlite_trips import one_trip_dbapi
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 _MIGRATION_LOCK = 7_461_302  # any constant: serializes replicas upgrading one PostgreSQL database
@@ -63,7 +65,7 @@ def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) ->
     may have been dropped by the server or a proxy: it is pinged, and replaced if dead.
     Connections are also recycled every half hour, before servers' idle timeouts.
     """
-    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS, **_pool_for(url))
+    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS, **_sqlite_options(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
@@ -71,13 +73,16 @@ def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) ->
     return engine
 
 
-def _pool_for(url: str) -> dict[str, Any]:
-    """SQLite takes one writer at a time and makes the others sleep and retry (its busy
+def _sqlite_options(url: str) -> dict[str, Any]:
+    """SQLite's statements make one trip each to aiosqlite's thread (``storage.sqlite_trips``).
+
+    SQLite takes one writer at a time and makes the others sleep and retry (its busy
     timeout, in steps of up to 100 ms): one connection per process queues them on the event
     loop instead, without sleeping. No request holds a connection across a Slack call."""
-    if sqlite_file(url) is None:
+    if make_url(url).get_backend_name() != "sqlite":
         return {}
-    return {"pool_size": 1, "max_overflow": 0}
+    trips = {"module": one_trip_dbapi()}
+    return trips if sqlite_file(url) is None else {**trips, "pool_size": 1, "max_overflow": 0}
 
 
 def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
