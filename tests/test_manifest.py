@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
+from handlers.shortcuts.actions import ACTION_SHORTCUT
 from handlers.shortcuts.timeline import TIMELINE_SHORTCUT
 from storage.ledger import Ledger
 from storage.store import Store
@@ -81,7 +82,7 @@ def test_every_request_url_is_the_apps_single_endpoint() -> None:
         "app_home_opened",
         *EVENT_SCOPES,
     ]
-    assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT]
+    assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT, ACTION_SHORTCUT]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 

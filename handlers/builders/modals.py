@@ -53,9 +53,13 @@ class SectionMeta(Sealed):
 
 
 class ActionFormMeta(Sealed):
+    """The form's postmortem and action; ``parent_view`` is section 8's list it was pushed from (none when
+    *Create corrective action* opened it), ``source`` the permalink of the message it was created from."""
+
     postmortem: int
     action: int | None = None
-    parent_view: str
+    parent_view: str | None = None
+    source: str | None = None
 
 
 class CaseFormMeta(Sealed):
@@ -251,11 +255,17 @@ def actions_view(
     return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(template, section))
 
 
-def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template) -> dict[str, Any]:
-    answers = action_answers(template, action) if action else action_defaults(template)
+def action_form(
+    meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template, prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A new action's form (its defaults, then ``prefill``) or an existing one's; an action from a
+    message links to it above the inputs."""
+    answers = action_answers(template, action) if action else {**action_defaults(template), **(prefill or {})}
+    source = action.source if action else meta.source
     return kit.modal(
         "Corrective action" if action is None else "Edit action",
-        input_blocks(template.action_fields, answers),
+        ([_context(f"Created from {render.message_link(source)}")] if source else [])
+        + input_blocks(template.action_fields, answers),
         callback_id=ACTION_FORM_CALLBACK,
         submit="Save",
         close="Back",

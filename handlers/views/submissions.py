@@ -143,17 +143,27 @@ async def submit_action(
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
+    action = action.model_copy(update={"source": previous.source if previous else meta.source})
     saved = await svc.store.save_action(record.id, action, body["user"]["id"], form_view=view["id"])
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
-    listed = actions_view(template, record, meta_for(svc, record, template.actions_section), focus=saved)
-    try:
-        await client.views_update(view_id=meta.parent_view, view=listed)
-    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
-        log.info("section 8 list %s not refreshed after a save: %r", meta.parent_view, exc)
+    if meta.parent_view is not None:
+        await _show_actions(client, svc, record, meta.parent_view, saved)
     await update_card(record.id, refresh_card(client, svc.store, record.id))
     await _keep_canvas(svc, client, record.id)
+
+
+async def _show_actions(
+    client: AsyncWebClient, svc: Services, record: PostmortemRecord, view_id: str, focus: int
+) -> None:
+    """Section 8's list the form was pushed from, on the page of the action just saved."""
+    template = record.template
+    listed = actions_view(template, record, meta_for(svc, record, template.actions_section), focus=focus)
+    try:
+        await client.views_update(view_id=view_id, view=listed)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
+        log.info("section 8 list %s not refreshed after a save: %r", view_id, exc)
 
 
 def _linked_actions(state: dict[str, Any], record: PostmortemRecord) -> list[int]:
