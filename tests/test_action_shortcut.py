@@ -18,9 +18,11 @@ from bot.domain.export.yaml_in import from_yaml
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
 from handlers.builders.fields import block_id
-from handlers.builders.modals import ACTION_FORM_CALLBACK
+from handlers.builders.modals import ACTION_FORM_CALLBACK, ActionFormMeta
 from handlers.shortcuts.actions import ACTION_SHORTCUT, NO_POSTMORTEM
+from handlers.support.metadata import metadata_key
 from storage.store import Store
+from tests.conftest import SIGNING_SECRET
 
 OWNER, ANA, BEN = "U0OPS0001", "U0ANA0001", "U0BEN0001"
 CHANNEL = "C0INCIDENT"
@@ -153,3 +155,22 @@ async def test_a_channel_without_a_postmortem_gets_help_and_no_form(
     assert result.status == 200
     assert standin.responses(result.response_url or "")[-1]["text"] == NO_POSTMORTEM
     assert standin.current_view(ANA) is None
+
+
+async def test_a_form_naming_another_workspaces_postmortem_is_refused(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    """Sealed by this app (another workspace's install, or a replayed form) but naming another team's postmortem."""
+    await _started(slack, standin)
+    theirs, _ = await store.open_postmortem("T0ELSEWHERE", CHANNEL, OWNER, "inc-elsewhere")
+    message = standin.post_as_user(CHANNEL, ANA, "rotate the leaked key")
+    form = await _form(slack, standin, message, BEN)
+    forged = ActionFormMeta(postmortem=theirs.id, source=_link(standin, message)).keyed(metadata_key(SIGNING_SECRET))
+    kept = {k: form[k] for k in ("type", "callback_id", "title", "submit", "close", "blocks")}
+    assert standin.replace_view(form["id"], {**kept, "private_metadata": forged.dump()}) == []
+
+    result = await slack.submit(standin.view(form["id"]), {}, user=BEN)
+    assert result.view is not None and result.view["title"]["text"] == "Not saved"
+    assert "does not exist here" in json.dumps(result.view["blocks"])
+    for record in (await store.get(theirs.id), await store.by_channel(standin.team_id, CHANNEL)):
+        assert record is not None and record.doc.actions == []
