@@ -34,7 +34,7 @@ METHOD_SCOPES = {
 HISTORY_SCOPES = {"D": "im:history", "C": "channels:history", "G": "groups:history"}
 INFO_SCOPES = {"C": "channels:read", "G": "groups:read"}
 """conversations.info (a lost canvas create looked for) needs the public or private channel's read scope."""
-"""conversations.history needs the scope of the conversation's kind: DM, public or private channel."""
+"""conversations.history and .replies need the scope of the conversation's kind: DM, public or private channel."""
 NO_SCOPE = {
     "chat.getPermalink",
     "auth.test",
@@ -62,7 +62,7 @@ def settings(settings: Settings) -> Settings:
 
 
 def _scope(call: Call) -> str | None:
-    if call.method == "conversations.history":
+    if call.method in ("conversations.history", "conversations.replies"):
         return HISTORY_SCOPES[str(call.params["channel"])[0]]
     if call.method == "conversations.info":
         return INFO_SCOPES[str(call.params["channel"])[0]]
@@ -112,7 +112,7 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     await standin.wait_until(lambda: standin.home_view("U0OPS0001"))
 
     called = {c.method for c in standin.calls}
-    mapped = {*METHOD_SCOPES, "conversations.history", "conversations.info"}
+    mapped = {*METHOD_SCOPES, "conversations.history", "conversations.replies", "conversations.info"}
     assert called - NO_SCOPE <= mapped, f"unmapped: {called - NO_SCOPE}"
     needed = {scope for c in standin.calls if (scope := _scope(c))}
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])

@@ -57,6 +57,22 @@ async def test_three_reactions_and_a_replay_make_one_entry(
     assert "*Timeline:* 1 entries" in str(card["blocks"])
 
 
+async def test_a_reaction_on_a_thread_reply_adds_the_reply_once(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    await _started(slack, standin)
+    parent = standin.post_as_user(CHANNEL, ANA, "incident declared")
+    reply = standin.post_as_user(CHANNEL, BEN, "the agent retried create_ticket 300 times", thread_ts=parent["ts"])
+    for user in (ANA, CAL):
+        await slack.reaction_added(reply, "pushpin", user=user)
+    await listeners_finished()
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None
+    [entry] = record.doc.timeline
+    assert (entry.message_ts, entry.author) == (reply["ts"], BEN)
+    assert entry.text == "the agent retried create_ticket 300 times" and f"thread_ts={parent['ts']}" in entry.permalink
+
+
 async def test_edited_and_deleted_messages_follow_their_entries(
     slack: SlackDriver, standin: SlackStandin, store: Store
 ) -> None:
