@@ -73,7 +73,7 @@ async def capture(
 
 
 async def show_again(client: AsyncWebClient, svc: Services, view_id: str, meta: SectionMeta) -> None:
-    """The section modal ``view_id`` with the timeline as stored now.
+    """The section modal ``view_id`` with what it lists as stored now (the timeline, the eval cases).
 
     Its metadata is kept as it was (the version it was opened at, its revision), so a
     colleague's save still conflicts and what the user typed into its fields stays.
