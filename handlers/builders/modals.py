@@ -265,7 +265,7 @@ def action_form(
     source = action.source if action else meta.source
     return kit.modal(
         "Corrective action" if action is None else "Edit action",
-        ([_context(f"Created from {render.message_link(source)}")] if source else [])
+        ([_context(f"Created {render.message_link(source)} in the channel")] if source else [])
         + input_blocks(template.action_fields, answers),
         callback_id=ACTION_FORM_CALLBACK,
         submit="Save",

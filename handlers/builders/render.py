@@ -83,7 +83,7 @@ def action_title(action: CorrectiveAction) -> str:
 
 def message_link(permalink: str) -> str:
     """A link to the Slack message a corrective action was created from."""
-    return f"<{escape(permalink)}|the message it came from>"
+    return f"<{escape(permalink)}|from a message>"
 
 
 def action_facts(action: CorrectiveAction, template: t.Template) -> str:
