@@ -19,10 +19,11 @@ from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
 from handlers.builders.fields import block_id
 from handlers.builders.modals import ACTION_FORM_CALLBACK, ActionFormMeta
-from handlers.shortcuts.actions import ACTION_SHORTCUT, NO_POSTMORTEM
+from handlers.shortcuts.actions import ACTION_SHORTCUT
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
+from tests.test_timeline import _exported
 
 OWNER, ANA, BEN = "U0OPS0001", "U0ANA0001", "U0BEN0001"
 CHANNEL = "C0INCIDENT"
@@ -49,13 +50,6 @@ async def _form(slack: SlackDriver, standin: SlackStandin, message: dict[str, An
 
 def _title_input(form: dict[str, Any]) -> dict[str, Any]:
     return next(b["element"] for b in form["blocks"] if b.get("block_id") == block_id("action", 0))
-
-
-async def _exported(slack: SlackDriver, standin: SlackStandin, fmt: str) -> str:
-    result = await slack.command(f"export {fmt}", user=OWNER, channel=CHANNEL)
-    [reply] = await standin.wait_until(lambda: standin.responses(result.response_url or ""))
-    chunks = [b["text"]["text"] for b in reply["blocks"][1:] if b["type"] == "section"]
-    return html.unescape("".join(c.removeprefix("```").removesuffix("```") for c in chunks))
 
 
 async def test_a_message_becomes_a_prefilled_form_that_links_back_and_saves_one_action(
@@ -144,17 +138,6 @@ async def test_three_thousand_characters_of_emoji_make_a_valid_form(
     await listeners_finished()
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and [a.action for a in record.doc.actions] == [title]
-
-
-async def test_a_channel_without_a_postmortem_gets_help_and_no_form(
-    slack: SlackDriver, standin: SlackStandin, store: Store
-) -> None:
-    message = standin.post_as_user("C0ELSEWHERE", ANA, "we should add a rollout gate")
-    result = await slack.message_shortcut(message, ACTION_SHORTCUT, user=ANA)
-    await listeners_finished()
-    assert result.status == 200
-    assert standin.responses(result.response_url or "")[-1]["text"] == NO_POSTMORTEM
-    assert standin.current_view(ANA) is None
 
 
 async def test_a_form_naming_another_workspaces_postmortem_is_refused(
