@@ -18,7 +18,7 @@ from bot.domain.export.yaml_in import from_yaml
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
 from handlers.builders.fields import block_id
-from handlers.builders.modals import ACTION_FORM_CALLBACK, ActionFormMeta
+from handlers.builders.modals import ACTION_FORM_CALLBACK, EDIT_ACTION, ActionFormMeta
 from handlers.shortcuts.actions import ACTION_SHORTCUT
 from handlers.support.metadata import metadata_key
 from storage.store import Store
@@ -157,3 +157,25 @@ async def test_a_form_naming_another_workspaces_postmortem_is_refused(
     assert "does not exist here" in json.dumps(result.view["blocks"])
     for record in (await store.get(theirs.id), await store.by_channel(standin.team_id, CHANNEL)):
         assert record is not None and record.doc.actions == []
+
+
+async def test_editing_the_action_in_section_8_keeps_its_link(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    await _started(slack, standin)
+    message = standin.post_as_user(CHANNEL, ANA, "alert on duplicate create_ticket calls")
+    await slack.submit(await _form(slack, standin, message, BEN), {"owner": BEN}, user=BEN)
+    await listeners_finished()
+
+    section = f"section-{builtin().actions_section.key}"
+    await slack.click(standin.messages(CHANNEL)[0], CARD_EDIT, user=BEN, block_id=section)
+    listed = await standin.wait_until(lambda: standin.current_view(BEN))
+    await slack.click(listed, EDIT_ACTION, user=BEN)
+    form = await standin.wait_until(lambda: (v := standin.current_view(BEN)) and v["id"] != listed["id"] and v)
+    assert form["title"]["text"] == "Edit action"
+    assert f"<{html.escape(_link(standin, message), quote=False)}|" in json.dumps(form["blocks"][0])
+    await slack.submit(form, {"kind": "add_detection_rule"}, user=BEN)
+    await listeners_finished()
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None
+    assert [(a.kind, a.source) for a in record.doc.actions] == [("add_detection_rule", _link(standin, message))]
