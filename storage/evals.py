@@ -1,8 +1,8 @@
-"""Commands on eval cases: add or edit one, atomically, so a doubled submission adds it once."""
+"""Commands on eval cases: add, edit or remove one, atomically, so a doubled submission adds it once."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.evals import EvalCase
@@ -53,3 +53,15 @@ class EvalCommands(StoreBase):
             await self._touch(session, postmortem_id, user_id, now, {}, None)
             await self._audit(session, postmortem_id, user_id, event, case_id=case_id)
             return case_id
+
+    async def remove_case(self, postmortem_id: int, case_id: int, user_id: str) -> bool:
+        """Take case ``case_id`` off this postmortem; False when it was not there (removed already)."""
+        async with self.sessions.begin() as session:
+            removed = await session.execute(
+                delete(EvalCaseRow).where(EvalCaseRow.id == case_id, EvalCaseRow.postmortem_id == postmortem_id)
+            )
+            if not removed.rowcount:  # type: ignore[attr-defined]
+                return False
+            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
+            await self._audit(session, postmortem_id, user_id, "eval_case_removed", case_id=case_id)
+            return True

@@ -135,6 +135,8 @@ class ActionRow(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     snoozed_until: Mapped[datetime | None]
     form_view: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(Text)
+    """The permalink of the message the action was created from, if it was."""
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -95,6 +95,7 @@ _ACTION_COLUMNS = (
     _actions.status,
     _actions.status_reason,
     _people.gone,
+    _actions.source,
 )
 
 

@@ -45,6 +45,7 @@ ACTION_CONTEXT_COLUMNS = (
     _actions.extra,
     _actions.status,
     _actions.status_reason,
+    _actions.source,
     _actions.snoozed_until,
     _actions.created_at,
     _actions.postmortem_id,

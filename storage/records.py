@@ -132,6 +132,7 @@ def action_model(row: ActionRow | Row[Any]) -> CorrectiveAction:
         status=row.status,  # type: ignore[arg-type]
         status_reason=row.status_reason,
         extra=row.extra,
+        source=row.source,
     )
 
 

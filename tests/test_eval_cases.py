@@ -19,7 +19,7 @@ from bot.domain.export.yaml_in import from_yaml
 from bot.domain.export.yaml_out import to_yaml
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
-from handlers.builders.modals import ADD_CASE, EDIT_CASE, CaseFormMeta, SectionMeta
+from handlers.builders.modals import ADD_CASE, CASE_MENU, CaseFormMeta, SectionMeta
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
@@ -204,7 +204,10 @@ async def test_a_case_is_edited_in_place_and_blank_lines_are_no_answer(
     postmortem_id = await _postmortem(slack, standin, store)
     section = await _add_case(slack, standin, await _section_10(slack, standin), FIRST_CASE, [])
     (case_block,) = _case_blocks(section)
-    await slack.click(section, EDIT_CASE, user=ALICE, block_id=case_block["block_id"])
+    case_id = case_block["block_id"].removeprefix("eval-case-")
+    await slack.click(
+        section, CASE_MENU, user=ALICE, block_id=case_block["block_id"], selected_option=f"edit:{case_id}"
+    )
     form = await standin.wait_until(lambda: (v := standin.current_view(ALICE)) and v["id"] != section["id"] and v)
     assert form["title"]["text"] == "Edit eval case"
 
@@ -220,3 +223,36 @@ async def test_a_case_is_edited_in_place_and_blank_lines_are_no_answer(
     (case,) = record.doc.evals
     assert (case.risk_class, case.expected_outcomes) == ("critical", ["No refund is issued", "The user is told why"])
     assert case.user_inputs == FIRST_CASE["user_inputs"]
+
+
+async def test_a_removed_case_leaves_the_list_the_card_count_and_the_exports(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    postmortem_id = await _postmortem(slack, standin, store)
+    section = await _add_case(slack, standin, await _section_10(slack, standin), FIRST_CASE, [])
+    second = {"scenario_id": "refund-replay", "user_inputs": ["Refund 1182 again"], "expected_outcomes": ["Refused"]}
+    section = await _add_case(slack, standin, section, second, [])
+    await standin.wait_until(lambda: "*Eval cases:* 2" in json.dumps(standin.messages(CHANNEL)[0]["blocks"]))
+
+    first_block = _case_blocks(section)[0]["block_id"]
+    first = first_block.removeprefix("eval-case-")
+    await slack.click(section, CASE_MENU, user=ALICE, block_id=first_block, selected_option=f"remove:{first}")
+    listed = await standin.wait_until(lambda: (v := standin.view(section["id"])) and len(_case_blocks(v)) == 1 and v)
+
+    assert "refund-replay" in json.dumps(_case_blocks(listed)) and "*Eval cases* (1)" in json.dumps(listed["blocks"])
+    await standin.wait_until(lambda: "*Eval cases:* 1" in json.dumps(standin.messages(CHANNEL)[0]["blocks"]))
+    record = await store.get(postmortem_id)
+    assert record is not None and [c.scenario_id for c in record.doc.evals] == ["refund-replay"]
+    exported = yaml.safe_load(to_yaml(record.doc))
+    assert [c["scenario_id"] for c in exported["eval_cases"]] == ["refund-replay"]
+    assert FIRST_CASE["scenario_id"] not in to_markdown(record.doc)
+    assert [a.event for a in await store.audit(postmortem_id)].count("eval_case_removed") == 1
+
+
+async def test_the_card_counts_eval_cases_only_where_the_template_asks_for_them(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    await Walkthrough(slack, standin, ALICE, OTHER_CHANNEL).start("inc-42", "sre-review")
+    await Walkthrough(slack, standin, ALICE, CHANNEL).start(INCIDENT)
+    assert "Eval cases" not in json.dumps(standin.messages(OTHER_CHANNEL)[0]["blocks"])
+    assert "*Eval cases:* 0" in json.dumps(standin.messages(CHANNEL)[0]["blocks"])

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.slackdev.standin import Call
+from handlers.shortcuts.actions import ACTION_SHORTCUT
 from handlers.shortcuts.timeline import TIMELINE_SHORTCUT
 from storage.ledger import Ledger
 from storage.store import Store
@@ -33,7 +34,7 @@ METHOD_SCOPES = {
 HISTORY_SCOPES = {"D": "im:history", "C": "channels:history", "G": "groups:history"}
 INFO_SCOPES = {"C": "channels:read", "G": "groups:read"}
 """conversations.info (a lost canvas create looked for) needs the public or private channel's read scope."""
-"""conversations.history needs the scope of the conversation's kind: DM, public or private channel."""
+"""conversations.history and .replies need the scope of the conversation's kind: DM, public or private channel."""
 NO_SCOPE = {
     "chat.getPermalink",
     "auth.test",
@@ -61,7 +62,7 @@ def settings(settings: Settings) -> Settings:
 
 
 def _scope(call: Call) -> str | None:
-    if call.method == "conversations.history":
+    if call.method in ("conversations.history", "conversations.replies"):
         return HISTORY_SCOPES[str(call.params["channel"])[0]]
     if call.method == "conversations.info":
         return INFO_SCOPES[str(call.params["channel"])[0]]
@@ -81,7 +82,7 @@ def test_every_request_url_is_the_apps_single_endpoint() -> None:
         "app_home_opened",
         *EVENT_SCOPES,
     ]
-    assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT]
+    assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT, ACTION_SHORTCUT]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 
@@ -111,7 +112,7 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     await standin.wait_until(lambda: standin.home_view("U0OPS0001"))
 
     called = {c.method for c in standin.calls}
-    mapped = {*METHOD_SCOPES, "conversations.history", "conversations.info"}
+    mapped = {*METHOD_SCOPES, "conversations.history", "conversations.replies", "conversations.info"}
     assert called - NO_SCOPE <= mapped, f"unmapped: {called - NO_SCOPE}"
     needed = {scope for c in standin.calls if (scope := _scope(c))}
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])

@@ -391,6 +391,35 @@ async def test_metadata_round_trips_through_history_only_when_asked(client: Asyn
     assert all("metadata" not in m for m in without["messages"])
 
 
+async def test_a_thread_reply_is_read_from_its_thread_not_from_history(
+    standin: SlackStandin, client: AsyncWebClient
+) -> None:
+    parent = standin.post_as_user(CHANNEL, ALICE, "incident declared")
+    first = standin.post_as_user(CHANNEL, ALICE, "first reply", thread_ts=parent["ts"])
+    second = standin.post_as_user(CHANNEL, ALICE, "second reply", thread_ts=parent["ts"])
+    alone = standin.post_as_user(CHANNEL, ALICE, "no replies")
+
+    history = await client.conversations_history(channel=CHANNEL)
+    thread = await client.conversations_replies(channel=CHANNEL, ts=second["ts"])
+    one = await client.conversations_replies(
+        channel=CHANNEL, ts=first["ts"], oldest=first["ts"], latest=first["ts"], inclusive=True
+    )
+    paged = await client.conversations_replies(channel=CHANNEL, ts=parent["ts"], limit=2)
+    rest = await client.conversations_replies(
+        channel=CHANNEL, ts=parent["ts"], cursor=paged["response_metadata"]["next_cursor"]
+    )
+    single = await client.conversations_replies(channel=CHANNEL, ts=alone["ts"])
+    missing = await slack_error(client.conversations_replies(channel=CHANNEL, ts="1.000001"))
+
+    assert [m["text"] for m in history["messages"]] == ["no replies", "incident declared"]
+    assert [m["text"] for m in thread["messages"]] == ["incident declared", "first reply", "second reply"]
+    assert [m["text"] for m in one["messages"]] == ["first reply"]
+    assert [m["text"] for m in paged["messages"]] == ["incident declared", "first reply"] and paged["has_more"]
+    assert [m["text"] for m in rest["messages"]] == ["second reply"] and not rest["has_more"]
+    assert [m["text"] for m in single["messages"]] == ["no replies"]
+    assert missing["error"] == "thread_not_found"
+
+
 async def test_ephemerals_and_dms(standin: SlackStandin, client: AsyncWebClient) -> None:
     standin.add_user(ALICE)
     standin.add_user("U0GONE0001", deleted=True)

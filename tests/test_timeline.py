@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import ANY
 
+import pytest
 import yaml
 
 from bot.demo import Walkthrough, listeners_finished
@@ -18,6 +19,8 @@ from bot.domain.timeline import TimelineEntry, message_time
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.card import CARD_EDIT
 from handlers.builders.timeline import ENTRY_MENU
+from handlers.shortcuts.actions import ACTION_SHORTCUT
+from handlers.shortcuts.actions import NO_POSTMORTEM as NO_POSTMORTEM_FOR_ACTIONS
 from handlers.shortcuts.timeline import NO_POSTMORTEM, TIMELINE_SHORTCUT
 from storage.store import Store
 
@@ -55,6 +58,22 @@ async def test_three_reactions_and_a_replay_make_one_entry(
     )
     card = standin.messages(CHANNEL)[0]
     assert "*Timeline:* 1 entries" in str(card["blocks"])
+
+
+async def test_a_reaction_on_a_thread_reply_adds_the_reply_once(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    await _started(slack, standin)
+    parent = standin.post_as_user(CHANNEL, ANA, "incident declared")
+    reply = standin.post_as_user(CHANNEL, BEN, "the agent retried create_ticket 300 times", thread_ts=parent["ts"])
+    for user in (ANA, CAL):
+        await slack.reaction_added(reply, "pushpin", user=user)
+    await listeners_finished()
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None
+    [entry] = record.doc.timeline
+    assert (entry.message_ts, entry.author) == (reply["ts"], BEN)
+    assert entry.text == "the agent retried create_ticket 300 times" and f"thread_ts={parent['ts']}" in entry.permalink
 
 
 async def test_edited_and_deleted_messages_follow_their_entries(
@@ -99,14 +118,22 @@ async def test_the_shortcut_adds_a_thread_reply_at_its_own_time_with_the_summary
     assert f"thread_ts={parent['ts']}" in entry.permalink
 
 
-async def test_the_shortcut_in_a_channel_without_a_postmortem_says_so(
-    slack: SlackDriver, standin: SlackStandin, store: Store
+@pytest.mark.parametrize(
+    ("shortcut", "help_text"), [(TIMELINE_SHORTCUT, NO_POSTMORTEM), (ACTION_SHORTCUT, NO_POSTMORTEM_FOR_ACTIONS)]
+)
+async def test_a_shortcut_in_a_channel_without_a_postmortem_says_so(
+    slack: SlackDriver, standin: SlackStandin, store: Store, shortcut: str, help_text: str
 ) -> None:
+    """*Add to postmortem timeline* and *Create corrective action*: help, only for the user, and no modal."""
     message = standin.post_as_user("C0ELSEWHERE", ANA, "hello")
-    result = await slack.message_shortcut(message, TIMELINE_SHORTCUT, user=ANA)
+    result = await slack.message_shortcut(message, shortcut, user=ANA)
     await listeners_finished()
     assert result.status == 200
-    assert standin.responses(result.response_url or "")[-1]["text"] == NO_POSTMORTEM
+    assert standin.responses(result.response_url or "")[-1] == {
+        "text": help_text,
+        "response_type": "ephemeral",
+        "replace_original": False,
+    }
     assert standin.current_view(ANA) is None
 
 

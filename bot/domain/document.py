@@ -68,6 +68,8 @@ class CorrectiveAction(BaseModel):
     status: t.ActionStatus = t.OPEN
     status_reason: str = ""
     extra: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+    """The permalink of the Slack message the action was created from (*Create corrective action*)."""
 
     @model_validator(mode="after")
     def _reason_for_dropping(self) -> CorrectiveAction:

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from bot.domain.clip import clip
+
 TEXT_MAX = 3000
 SUMMARY_MAX = 3000
 VIA = ("shortcut", "reaction", "pin")
@@ -30,9 +32,14 @@ def _link_text(match: re.Match[str]) -> str:
     return f"{label} ({target})" if label and label != target else target
 
 
-def plain_text(mrkdwn: str) -> str:
+def readable(mrkdwn: str) -> str:
     """Slack's message text as a person reads it: mentions and links spelled out, entities decoded."""
-    return html.unescape(_LINK.sub(_link_text, mrkdwn))[:TEXT_MAX]
+    return html.unescape(_LINK.sub(_link_text, mrkdwn))
+
+
+def plain_text(mrkdwn: str) -> str:
+    """``readable`` within ``TEXT_MAX``, never ending in half an emoji."""
+    return clip(readable(mrkdwn), TEXT_MAX)
 
 
 def message_time(ts: str) -> datetime:

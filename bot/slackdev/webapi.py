@@ -139,6 +139,7 @@ class WebApi:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "chat.getPermalink": self._chat_get_permalink,
         }
@@ -313,6 +314,31 @@ class WebApi:
         if not _truthy(params.get("include_all_metadata")):
             for message in page:
                 message.pop("metadata", None)
+        more = len(found) > limit
+        next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
+        return {"messages": page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_replies(self, params: JSON) -> JSON:
+        """The thread of ``ts`` (its parent, or any message in it; an unthreaded message is a thread of
+        one), oldest first, within oldest/latest/inclusive; ``thread_not_found`` for no such message."""
+        channel = self._channel(params)
+        ts = str(params.get("ts") or "")
+        messages = self._messages.get(channel, [])
+        named = next((m for m in messages if m["ts"] == ts), None)
+        if named is None:
+            raise ApiError("thread_not_found")
+        parent = named.get("thread_ts", ts)
+        after = base64.b64decode(params.get("cursor") or "").decode().removeprefix("next_ts:") or "0"
+        window = _Window.from_params({k: v for k, v in params.items() if k != "cursor"})
+        found = [
+            m
+            for m in messages
+            if m.get("thread_ts", m["ts"]) == parent and window.contains(m["ts"]) and _ts_key(m["ts"]) > _ts_key(after)
+        ]
+        limit = int(params.get("limit") or 1000)
+        page = copy.deepcopy(found[:limit])
+        for message in page:
+            message.pop("metadata", None)
         more = len(found) > limit
         next_cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
         return {"messages": page, "has_more": more, "response_metadata": {"next_cursor": next_cursor}}

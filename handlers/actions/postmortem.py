@@ -13,8 +13,8 @@ from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
 from handlers.builders.modals import (
     ADD_ACTION,
     ADD_CASE,
+    CASE_MENU,
     EDIT_ACTION,
-    EDIT_CASE,
     NEXT_PAGE,
     PREVIOUS_PAGE,
     USE_THEIRS,
@@ -28,10 +28,14 @@ from handlers.builders.modals import (
     parse_meta,
     section_view,
 )
+from handlers.builders.timeline import REMOVE, entry_choice
+from handlers.support.canvas import keep_canvas
 from handlers.support.context import Services, services
 from handlers.support.errors import guarded
 from handlers.support.lookups import GONE, action_to_change, find_postmortem, meta_for
 from handlers.support.permissions import NOT_FOUND, Refused
+from handlers.support.refresh import refresh_card, update_card
+from handlers.support.timeline import show_again
 from storage.records import PostmortemRecord
 
 
@@ -126,19 +130,44 @@ async def open_action_form(
     await client.views_push(trigger_id=body["trigger_id"], view=action_form(form_meta, existing, record.template))
 
 
-async def open_case_form(
+async def add_case(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """Add eval case, under the section that lists the cases: pushes an empty case form."""
+    await ack()
+    svc = services(context)
+    meta, record = await _modal_postmortem(svc, body)
+    if record is not None:
+        await _push_case_form(client, svc, body, meta, record, None)
+
+
+async def case_menu(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    """The case form, pushed from the section that lists the cases (its Add eval case, a case's Edit)."""
+    """A listed case's menu: Edit pushes its form; Remove takes it off and lists the cases again."""
     await ack()
     svc = services(context)
     meta, record = await _modal_postmortem(svc, body)
     if record is None:
         return
-    case_id = int(action["value"]) if action["action_id"] == EDIT_CASE else None
-    existing = next((c for c in record.doc.evals if c.id == case_id), None)
-    if case_id is not None and existing is None:
+    choice, case_id = entry_choice(action["selected_option"]["value"])
+    if all(c.id != case_id for c in record.doc.evals):
         raise Refused(NOT_FOUND, f"eval case {case_id} is not in postmortem {record.id}")
+    if choice != REMOVE:
+        await _push_case_form(client, svc, body, meta, record, case_id)
+    elif await svc.store.remove_case(record.id, case_id, body["user"]["id"]):
+        await show_again(client, svc, body["view"]["id"], meta)
+        await update_card(record.id, refresh_card(client, svc.store, record.id))
+        await keep_canvas(svc, client, record.id)
+
+
+async def _push_case_form(
+    client: AsyncWebClient,
+    svc: Services,
+    body: dict[str, Any],
+    meta: SectionMeta,
+    record: PostmortemRecord,
+    case_id: int | None,
+) -> None:
+    existing = next((c for c in record.doc.evals if c.id == case_id), None)
     form_meta = CaseFormMeta(postmortem=record.id, case=case_id, parent_view=body["view"]["id"], parent=meta)
     form_meta.keyed(svc.metadata_key)
     await client.views_push(trigger_id=body["trigger_id"], view=case_form(form_meta, existing, record))
@@ -169,7 +198,7 @@ def register(app: AsyncApp) -> None:
     app.action(USE_THEIRS)(guarded(use_theirs))
     app.action(ADD_ACTION)(guarded(open_action_form))
     app.action(EDIT_ACTION)(guarded(open_action_form))
-    app.action(ADD_CASE)(guarded(open_case_form))
-    app.action(EDIT_CASE)(guarded(open_case_form))
+    app.action(ADD_CASE)(guarded(add_case))
+    app.action(CASE_MENU)(guarded(case_menu))
     app.action(PREVIOUS_PAGE)(guarded(turn_page))
     app.action(NEXT_PAGE)(guarded(turn_page))

@@ -20,6 +20,8 @@ def item_text(context: ActionContext, phrase: str) -> str:
     due = action.due.isoformat() if action.due else "no due date"
     where = f"{render.escape(context.incident_id or 'postmortem')} in <#{context.channel_id}>"
     facts = f"{phrase} \u00b7 due {due} \u00b7 {render.escape(action.kind)} \u00b7 {where}"
+    if action.source:
+        facts += f" \u00b7 {render.message_link(action.source)}"
     return render.truncate(
         f"*{render.action_title(action)}*\n{facts}\nOwner {render.person(action.owner)}",
         3000,

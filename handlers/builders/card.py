@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bot.domain import template as t
 from handlers.builders import blocks as kit
 from handlers.builders import render
 from storage.records import PostmortemRecord
@@ -33,8 +34,16 @@ def _canvas_note(record: PostmortemRecord) -> list[kit.JSON]:
     return [kit.context(f":memo: This workspace can't give the channel a canvas, so I keep {link} beside it.")]
 
 
-def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
+def _tallies(record: PostmortemRecord, today: date) -> str:
+    """Corrective actions, timeline entries and, where the template asks for them, eval cases."""
     counts = render.action_counts(record.doc, today, record.gone)
+    text = f"*Corrective actions:* {counts.text()} \u00b7 *Timeline:* {len(record.doc.timeline)} entries"
+    if record.template.role(t.Role.EVAL_CASES):
+        text += f" \u00b7 *Eval cases:* {len(record.doc.evals)}"
+    return text
+
+
+def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     blocks = [
         kit.header(render.truncate(render.headline(record), 150)),
         kit.context(_byline(record)),
@@ -54,7 +63,7 @@ def card_blocks(record: PostmortemRecord, today: date) -> list[kit.JSON]:
     blocks += [
         kit.divider(),
         kit.section(render.checklist_text(record.doc)),
-        kit.section(f"*Corrective actions:* {counts.text()} \u00b7 *Timeline:* {len(record.doc.timeline)} entries"),
+        kit.section(_tallies(record, today)),
         kit.actions(
             kit.button("Continue", CARD_CONTINUE, style="primary", value=str(record.id)),
             kit.button("Export", CARD_EXPORT, value=str(record.id)),

@@ -16,7 +16,7 @@ from bot.domain.evals import ACTIONS_KEY, CASE_FIELDS, EvalCase, case_defaults
 from handlers.builders import blocks as kit
 from handlers.builders import render
 from handlers.builders.fields import input_blocks
-from handlers.builders.timeline import timeline_blocks
+from handlers.builders.timeline import MENU_CHOICES, timeline_blocks
 from handlers.support.metadata import Sealed
 from storage.records import PostmortemRecord, SectionSnapshot
 
@@ -24,7 +24,7 @@ SECTION_CALLBACK = "section"
 ACTION_FORM_CALLBACK = "action_form"
 CASE_FORM_CALLBACK = "eval_case_form"
 ADD_CASE = "eval_case_add"
-EDIT_CASE = "eval_case_edit"
+CASE_MENU = "eval_case_menu"
 CASES_SHOWN = 20
 ACTIONS_OFFERED = 100  # a multi_static_select holds at most 100 options
 USE_THEIRS = "conflict_use_theirs"
@@ -53,9 +53,13 @@ class SectionMeta(Sealed):
 
 
 class ActionFormMeta(Sealed):
+    """The form's postmortem and action; ``parent_view`` is section 8's list it was pushed from (none when
+    *Create corrective action* opened it), ``source`` the permalink of the message it was created from."""
+
     postmortem: int
     action: int | None = None
-    parent_view: str
+    parent_view: str | None = None
+    source: str | None = None
 
 
 class CaseFormMeta(Sealed):
@@ -141,11 +145,12 @@ def _case_line(case: EvalCase) -> str:
 
 
 def _case_list(cases: list[EvalCase], stored: bool) -> list[kit.JSON]:
-    """The eval cases under the section's inputs, the newest last, each with Edit; a button pushes the case form."""
+    """The eval cases under the section's inputs, the newest last, each with a menu to edit or remove it;
+    a button pushes the case form."""
     blocks = [kit.divider(), kit.section(f"*Eval cases* ({len(cases)})")]
     for case in cases[-CASES_SHOWN:]:
-        edit = kit.button("Edit", EDIT_CASE, value=str(case.id))
-        blocks.append(kit.section(_case_line(case), block_id=f"eval-case-{case.id}", accessory=edit))
+        menu = kit.overflow(CASE_MENU, [kit.option(f"{c}:{case.id}", label) for c, label in MENU_CHOICES])
+        blocks.append(kit.section(_case_line(case), block_id=f"eval-case-{case.id}", accessory=menu))
     if len(cases) > CASES_SHOWN:
         blocks.append(_context(f"The last {CASES_SHOWN} of {len(cases)}; `/postmortem export eval` lists them all."))
     if stored:
@@ -251,11 +256,17 @@ def actions_view(
     return _modal(section, meta.model_copy(update={"page": page}), blocks, _submit_label(template, section))
 
 
-def action_form(meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template) -> dict[str, Any]:
-    answers = action_answers(template, action) if action else action_defaults(template)
+def action_form(
+    meta: ActionFormMeta, action: CorrectiveAction | None, template: t.Template, prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A new action's form (its defaults, then ``prefill``) or an existing one's; an action from a
+    message links to it above the inputs."""
+    answers = action_answers(template, action) if action else {**action_defaults(template), **(prefill or {})}
+    source = action.source if action else meta.source
     return kit.modal(
         "Corrective action" if action is None else "Edit action",
-        input_blocks(template.action_fields, answers),
+        ([_context(f"Created {render.message_link(source)} in the channel")] if source else [])
+        + input_blocks(template.action_fields, answers),
         callback_id=ACTION_FORM_CALLBACK,
         submit="Save",
         close="Back",

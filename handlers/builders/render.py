@@ -81,10 +81,17 @@ def action_title(action: CorrectiveAction) -> str:
     return escape(truncate(action.action, ACTION_LINE_CHARS))
 
 
+def message_link(permalink: str) -> str:
+    """A link to the Slack message a corrective action was created from."""
+    return f"<{escape(permalink)}|from a message>"
+
+
 def action_facts(action: CorrectiveAction, template: t.Template) -> str:
     due = action.due.isoformat() if action.due else "no due date"
     kind = f" \u00b7 {escape(action.kind)}" if action.kind else ""
-    return f"{person(action.owner)} \u00b7 due {due}{kind} \u00b7 {escape(template.status_label(action.status))}"
+    status = escape(template.status_label(action.status))
+    source = f" \u00b7 {message_link(action.source)}" if action.source else ""
+    return f"{person(action.owner)} \u00b7 due {due}{kind} \u00b7 {status}{source}"
 
 
 @dataclass(frozen=True)

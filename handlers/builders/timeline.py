@@ -14,6 +14,8 @@ SUMMARY_BLOCK = "timeline_summary"
 SUMMARY_INPUT = "summary"
 ENTRY_MENU = "timeline_entry_menu"
 EDIT, REMOVE = "edit", "remove"
+MENU_CHOICES = ((EDIT, "Edit"), (REMOVE, "Remove"))
+"""A listed item's menu (a timeline entry, an eval case): its options' values are ``<choice>:<id>``."""
 EDIT_CALLBACK = "timeline_edit"
 LISTED_MAX = 40
 """Entries listed in the section's modal (Slack allows 100 blocks); the export carries them all."""
@@ -110,9 +112,7 @@ def timeline_blocks(entries: list[TimelineEntry]) -> list[kit.JSON]:
     the form's own fields follow."""
     blocks: list[kit.JSON] = [kit.context(f"*Timeline from the channel* \u00b7 {len(entries)} entries")]
     for entry in entries[:LISTED_MAX]:
-        menu = kit.overflow(
-            ENTRY_MENU, [kit.option(f"{EDIT}:{entry.id}", "Edit"), kit.option(f"{REMOVE}:{entry.id}", "Remove")]
-        )
+        menu = kit.overflow(ENTRY_MENU, [kit.option(f"{c}:{entry.id}", label) for c, label in MENU_CHOICES])
         blocks.append(kit.section(render.truncate(_line(entry), 3000), block_id=f"entry-{entry.id}", accessory=menu))
     if len(entries) > LISTED_MAX:
         blocks.append(kit.context(f"\u2026 and {len(entries) - LISTED_MAX} more in the export"))

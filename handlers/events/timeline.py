@@ -11,13 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.timeline import plain_text
 from handlers.support.context import services
 from handlers.support.refresh import refresh_card, update_card
-from handlers.support.timeline import capture, file_links
+from handlers.support.timeline import capture, file_links, message_at
 
 
 async def reaction_added(
     event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    """The event names the message only: it is read back from the channel's history."""
+    """The event names the message only (a thread reply too): it is read back from its thread."""
     svc = services(context)
     item = event.get("item") or {}
     if event.get("reaction") != svc.timeline_reaction or item.get("type") != "message":
@@ -25,9 +25,7 @@ async def reaction_added(
     channel, ts = item["channel"], item["ts"]
     if await svc.store.by_channel(body["team_id"], channel) is None:
         return
-    history = await client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
-    message = next((m for m in history.get("messages") or [] if m.get("ts") == ts), None)
-    if message is not None:
+    if (message := await message_at(client, channel, ts)) is not None:
         await capture(client, svc, body["team_id"], channel, message, "reaction", event["user"])
 
 

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.canvas import CanvasSection, canvas_markdown, canvas_sections, canvas_title
+from handlers.support.context import Services
 from handlers.support.errors import UNKNOWN_OUTCOME
 from handlers.support.refresh import refresh_card, update_card
 from storage.canvas_lease import CanvasLease, CanvasLeases, CanvasState
@@ -141,3 +142,9 @@ async def update_canvas(postmortem_id: int, rendering: Awaitable[None]) -> None:
     except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
         reason = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
         log.warning("canvas of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
+
+
+async def keep_canvas(svc: Services, client: AsyncWebClient, postmortem_id: int) -> None:
+    """With ``POSTMORTEM_CANVAS`` on, the canvas follows every stored change."""
+    if svc.canvas:
+        await update_canvas(postmortem_id, refresh_canvas(client, svc.store, postmortem_id))

@@ -29,6 +29,25 @@ async def permalink(client: AsyncWebClient, channel: str, ts: str) -> str:
     return str(answer["permalink"])
 
 
+async def message_at(client: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
+    """The message ``ts`` of ``channel``, a thread reply too, or None when it is gone.
+
+    conversations.history returns top-level messages only; conversations.replies takes the
+    ts of any message, returns the thread it is in (a message without replies is a thread of
+    one), and its oldest/latest window narrows that to the message. Picked by its ts all the
+    same: the thread's parent may come first whatever the window.
+    """
+    try:
+        thread = await client.conversations_replies(
+            channel=channel, ts=ts, oldest=ts, latest=ts, inclusive=True, limit=2
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") != "thread_not_found":
+            raise
+        return None
+    return next((m for m in thread.get("messages") or [] if m.get("ts") == ts), None)
+
+
 async def entry_of(client: AsyncWebClient, channel: str, message: dict[str, Any], via: str) -> TimelineEntry:
     ts = str(message["ts"])
     return TimelineEntry(
@@ -54,7 +73,7 @@ async def capture(
 
 
 async def show_again(client: AsyncWebClient, svc: Services, view_id: str, meta: SectionMeta) -> None:
-    """The section modal ``view_id`` with the timeline as stored now.
+    """The section modal ``view_id`` with what it lists as stored now (the timeline, the eval cases).
 
     Its metadata is kept as it was (the version it was opened at, its revision), so a
     colleague's save still conflicts and what the user typed into its fields stays.

@@ -28,7 +28,7 @@ from handlers.builders.modals import (
     parse_meta,
     section_view,
 )
-from handlers.support.canvas import refresh_canvas, update_canvas
+from handlers.support.canvas import keep_canvas
 from handlers.support.context import Services, services
 from handlers.support.errors import UNKNOWN_OUTCOME, guarded
 from handlers.support.lookups import GONE, action_to_change, find_postmortem, meta_for
@@ -107,13 +107,7 @@ async def submit_section(
         await ack(response_action="update", view=_view_after(svc, record, section))
     finally:  # the save holds the card's render lease: render even if the answer to Slack failed
         await update_card(record.id, render_card(client, svc.store, saved.card, record))
-        await _keep_canvas(svc, client, record.id)
-
-
-async def _keep_canvas(svc: Services, client: AsyncWebClient, postmortem_id: int) -> None:
-    """With ``POSTMORTEM_CANVAS`` on, the canvas follows every stored change."""
-    if svc.canvas:
-        await update_canvas(postmortem_id, refresh_canvas(client, svc.store, postmortem_id))
+        await keep_canvas(svc, client, record.id)
 
 
 def _view_after(svc: Services, record: PostmortemRecord, section: t.Section) -> dict[str, Any]:
@@ -143,17 +137,27 @@ async def submit_action(
     except SectionErrors as exc:
         await ack(response_action="errors", errors=error_blocks(exc.errors, state))
         return
+    action = action.model_copy(update={"source": previous.source if previous else meta.source})
     saved = await svc.store.save_action(record.id, action, body["user"]["id"], form_view=view["id"])
     await ack()
     record = await svc.store.get(record.id)
     assert record is not None
-    listed = actions_view(template, record, meta_for(svc, record, template.actions_section), focus=saved)
-    try:
-        await client.views_update(view_id=meta.parent_view, view=listed)
-    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
-        log.info("section 8 list %s not refreshed after a save: %r", meta.parent_view, exc)
+    if meta.parent_view is not None:
+        await _show_actions(client, svc, record, meta.parent_view, saved)
     await update_card(record.id, refresh_card(client, svc.store, record.id))
-    await _keep_canvas(svc, client, record.id)
+    await keep_canvas(svc, client, record.id)
+
+
+async def _show_actions(
+    client: AsyncWebClient, svc: Services, record: PostmortemRecord, view_id: str, focus: int
+) -> None:
+    """Section 8's list the form was pushed from, on the page of the action just saved."""
+    template = record.template
+    listed = actions_view(template, record, meta_for(svc, record, template.actions_section), focus=focus)
+    try:
+        await client.views_update(view_id=view_id, view=listed)
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the list was closed meanwhile: the save stands
+        log.info("section 8 list %s not refreshed after a save: %r", view_id, exc)
 
 
 def _linked_actions(state: dict[str, Any], record: PostmortemRecord) -> list[int]:
@@ -198,7 +202,7 @@ async def submit_case(
     except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # e.g. the section was closed meanwhile: the save stands
         log.info("eval cases in %s not refreshed after a save: %r", meta.parent_view, exc)
     await update_card(record.id, refresh_card(client, svc.store, record.id))
-    await _keep_canvas(svc, client, record.id)
+    await keep_canvas(svc, client, record.id)
 
 
 def register(app: AsyncApp) -> None:

@@ -3,7 +3,8 @@
 The file has a ``postmortem:`` root, in four parts, in this order, then ``template:``:
 
 1. The keys the template fixes: every field with an ``export:`` path, in template order,
-   and the action list under its section's ``export:`` key. For the built-in template these
+   and the action list under its section's ``export:`` key (an action created from a
+   message also carries ``source_message``, its permalink). For the built-in template these
    are section 11's keys, exactly as the spec prints them: ``incident_id``, ``severity``,
    ``owner``, ``active_artifacts``, ``root_cause``, ``corrective_actions`` and
    ``lifecycle_updates``. They are always present, ``null`` when unknown, so every file has
@@ -43,6 +44,8 @@ CHECKLIST_KEY = "checklist"
 TIMELINE_KEY = "channel_timeline"
 EVALS_KEY = "eval_cases"
 """Beside ``postmortem:``, so the template's own keys stay exactly its own."""
+ACTION_SOURCE_KEY = "source_message"
+"""An action created from a Slack message: that message's permalink, after the template's own keys."""
 EVAL_ACTIONS_KEY = "regression_eval_of"
 """A case's corrective actions in the file: their positions (from 1) in the action list."""
 DETAILS_SUFFIX = "_details"

@@ -16,6 +16,8 @@ from bot.domain.timeline import TimelineEntry, local_time, zone_label
 
 YAML_TITLE = "YAML"
 NOT_ANSWERED = "_not answered_"
+SOURCE_COLUMN = "From message"
+"""The column of the actions created from a Slack message: a link to it."""
 
 
 def _md_user(value: str) -> str:
@@ -61,8 +63,9 @@ def _md_actions(template: t.Template, actions: list[CorrectiveAction]) -> str:
     if not actions:
         return NOT_ANSWERED
     columns = [f for f in template.action_fields if f.column]
-    header = "| " + " | ".join(f.column for f in columns) + " |"
-    rows = [header, "|" + " --- |" * len(columns)]
+    sourced = any(a.source for a in actions)
+    titles = [f.column for f in columns] + ([SOURCE_COLUMN] if sourced else [])
+    rows = ["| " + " | ".join(titles) + " |", "|" + " --- |" * len(titles)]
     status = template.action_key(t.ActionRole.STATUS)
     for action in actions:
         answers = action_answers(template, action)
@@ -73,6 +76,8 @@ def _md_actions(template: t.Template, actions: list[CorrectiveAction]) -> str:
             if f.key == status and action.status_reason:
                 text += f" ({action.status_reason})"
             cells.append(_md_cell(text))
+        if sourced:
+            cells.append(f"[message]({action.source.replace(')', '%29')})" if action.source else _md_cell(""))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

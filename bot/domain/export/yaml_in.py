@@ -18,6 +18,7 @@ from typing import Any
 from bot.domain import template as t
 from bot.domain.catalog import builtin, default_catalog
 from bot.domain.document import (
+    URL,
     CorrectiveAction,
     Postmortem,
     SectionErrors,
@@ -28,6 +29,7 @@ from bot.domain.document import (
 )
 from bot.domain.evals import CaseErrors, EvalCase, validate_case
 from bot.domain.export.layout import (
+    ACTION_SOURCE_KEY,
     EVAL_ACTIONS_KEY,
     EVALS_KEY,
     LIST_KINDS,
@@ -228,7 +230,15 @@ def _action_from_yaml(template: t.Template, item: Mapping, where: str, problems:
     raw: dict[str, Any] = {}
     readable = True
     keys = layouts(template).action_keys
+    source = item.get(ACTION_SOURCE_KEY) if ACTION_SOURCE_KEY not in keys else None
+    if source is not None and not (isinstance(source, str) and URL.match(source)):
+        problems.add(
+            item.line_of(ACTION_SOURCE_KEY), f"{where}.{ACTION_SOURCE_KEY}: the message's link (http:// or https://)"
+        )
+        readable = False
     for key, value in item.items():
+        if key == ACTION_SOURCE_KEY and key not in keys:
+            continue
         if key not in keys:
             problems.add(item.line_of(key), _unknown_key(key, where, keys))
             readable = False
@@ -244,7 +254,7 @@ def _action_from_yaml(template: t.Template, item: Mapping, where: str, problems:
     if category and is_blank(raw.get(category)) and raw.get(title) in template.action_field(category).options:
         raw[category] = raw[title]
     try:
-        return validate_action(raw, None, template)
+        return validate_action(raw, None, template).model_copy(update={"source": source})
     except SectionErrors as exc:
         for key, message in exc.errors.items():
             problems.add(item.line_of(key), f"{where}.{key}: {message}")

@@ -11,6 +11,7 @@ from bot.domain import template as t
 from bot.domain.checklist import ChecklistItem, checklist
 from bot.domain.document import CorrectiveAction, Postmortem, action_answers, is_blank
 from bot.domain.export.layout import (
+    ACTION_SOURCE_KEY,
     CHECKLIST_KEY,
     EVAL_ACTIONS_KEY,
     EVALS_KEY,
@@ -97,6 +98,8 @@ def _action_to_yaml(template: t.Template, action: CorrectiveAction) -> dict[str,
         value = _to_yaml_value(template.action_field(key).kind, stored[key])
         if key in template.action_export_first or value is not None:
             out[key] = value
+    if action.source:
+        out[ACTION_SOURCE_KEY] = action.source
     return out
 
 
