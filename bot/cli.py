@@ -30,12 +30,14 @@ from bot.domain.export.yaml_in import IMPORT_LIMIT, ImportFileError, from_yaml, 
 from bot.domain.export.yaml_out import to_yaml
 from bot.domain.template import Template
 from bot.domain.yamlfile import FileProblems, read_capped
+from handlers.support import scope
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
+    from bot.app import MeteredApp
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
@@ -99,7 +101,7 @@ async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSessio
     app = create_app(settings, store, session)
     slack = SlackLink(app.client)
     stop = _stop_on_signals()
-    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes, app.metrics)
     serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
         await _socket_mode(app, settings.slack_app_token or "", slack, stop, serve)
@@ -124,7 +126,9 @@ def _token_refused(variable: str, error: str) -> ConfigError:
     return ConfigError(f"{variable} was refused by Slack: {error}")
 
 
-async def _http(app: AsyncApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]) -> None:
+async def _http(
+    app: MeteredApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]
+) -> None:
     """The port first, then auth.test: neither problem needs the other to be found. An unreachable
     Slack does not stop the bot from serving; /healthz says so until auth.test succeeds."""
     from bot.app import create_web_app
@@ -350,15 +354,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
 }
 
 
-class _JsonLines(logging.Formatter):
-    """``LOG_FORMAT=json``: one JSON object per line, for log collectors."""
+class JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, for log collectors, with the team, user,
+    channel and surface of the Slack request it was logged in, and the ``ref`` of the error
+    shown to the user there (``handlers.support.scope``)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        request = scope.current()
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **(request.fields() if request else {}),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -367,7 +375,7 @@ class _JsonLines(logging.Formatter):
 
 def _configure_logging(settings: LogSettings) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(_JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
     level = logging.getLevelNamesMapping()[settings.log_level]
     logging.basicConfig(level=level, handlers=[handler], force=True)
     if level > logging.DEBUG:

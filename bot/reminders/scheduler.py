@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.reminders.sweep import Sweeper
+from handlers.support.metrics import Metrics
 
 log = logging.getLogger(__name__)
 JOB_ID = "reminder-sweep"
@@ -20,11 +22,13 @@ FIRST_JOB_ID = "reminder-sweep-at-start"
 
 
 class ReminderTimer:
-    """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish."""
+    """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish.
+    Each sweep's duration and report go to ``metrics``."""
 
-    def __init__(self, sweeper: Sweeper, every_minutes: float) -> None:
+    def __init__(self, sweeper: Sweeper, every_minutes: float, metrics: Metrics | None = None) -> None:
         self.sweeper = sweeper
         self.every_minutes = every_minutes
+        self.metrics = metrics or Metrics()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeping = asyncio.Lock()
 
@@ -50,9 +54,12 @@ class ReminderTimer:
 
     async def _sweep(self) -> None:
         async with self._sweeping:
+            started = time.perf_counter()
             try:
                 report = await self.sweeper.sweep()
             except Exception:
+                self.metrics.sweep_failures.inc()
                 log.exception("reminder sweep failed; the next one picks up what this one missed")
                 return
+            self.metrics.swept(report, time.perf_counter() - started)
             log.info("reminder sweep: %s", report.summary())
