@@ -106,11 +106,17 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
 
 
 def create_web_app(app: MeteredApp, store: Store, slack: SlackLink | None = None) -> web.Application:
-    """Slack's requests at ``/slack/events``; ``/healthz`` is 200 only while the database answers
-    and, given ``slack``, while Slack takes the bot token; ``/metrics`` for Prometheus."""
-    web_app = web.Application()
+    """Slack's requests at ``/slack/events``, beside the monitoring endpoints."""
+    web_app = create_monitoring_app(app, store, slack)
     # Bolt's own secret: create_web_app's callers keep handing over only the app.
     web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret))
+    return web_app
+
+
+def create_monitoring_app(app: MeteredApp, store: Store, slack: SlackLink | None = None) -> web.Application:
+    """``/healthz`` is 200 only while the database answers and, given ``slack``, while Slack takes
+    the bot token; ``/metrics`` for Prometheus. Alone, in Socket Mode, when ``PORT`` is set."""
+    web_app = web.Application()
 
     async def healthz(_request: web.Request) -> web.Response:
         report = {"database": "up" if await ping(store.engine) else "down"}

@@ -6,8 +6,10 @@ each counter moved by what the walk did, the action gauges count what the databa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import example
-from bot.app import METRICS_PATH, MeteredApp, create_sweeper
+from bot.app import EVENTS_PATH, METRICS_PATH, MeteredApp, create_sweeper
 from bot.config import Settings
 from bot.demo import Walkthrough, metadata
 from bot.domain.document import CorrectiveAction
@@ -26,6 +28,7 @@ from handlers.builders.modals import SectionMeta
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.test_cli import _clean_env, _exit, _health, _run, _run_env, _until
 
 CHANNEL = "C0INCIDENT"
 ALICE, BOB = example.OWNER, example.SAFETY_LEAD
@@ -43,7 +46,10 @@ async def scrape_text(app_url: str) -> str:
 
 
 async def scrape(app_url: str) -> Samples:
-    text = await scrape_text(app_url)
+    return samples_of(await scrape_text(app_url))
+
+
+def samples_of(text: str) -> Samples:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -186,3 +192,53 @@ async def a_broken_form_is_submitted(slack: SlackDriver, standin: SlackStandin, 
     assert result.view is not None and result.view["title"]["text"] == "Not saved"
     text = json.dumps(result.view["blocks"])
     return text.split("ref `", 1)[1].split("`", 1)[0]
+
+
+async def test_socket_mode_serves_metrics_and_health_on_the_port_set(standin: SlackStandin, tmp_path: Path) -> None:
+    """Socket Mode takes Slack's requests over the WebSocket: the port has no /slack/events."""
+    env = _run_env(tmp_path, standin.api_url, standin.bot_token, SLACK_APP_TOKEN=standin.app_token)
+    del env["SLACK_SIGNING_SECRET"]
+    process = await _run(env)
+    try:
+        assert await _until(lambda: _health(env["PORT"])) == (200, {"ok": True, "database": "up", "slack": "up"})
+        url = f"http://127.0.0.1:{env['PORT']}"
+        text = await scrape_text(url)
+        async with aiohttp.ClientSession() as session, session.post(url + EVENTS_PATH, data="{}") as response:
+            assert response.status in (404, 405)
+    finally:
+        await _exit(process, stop=True)
+    assert "postmortem_bot_actions_open 0.0" in text
+
+
+async def test_remind_writes_its_metrics_for_the_textfile_collector(
+    store: Store, database_url: str, standin: SlackStandin, working_zone: str, tmp_path: Path
+) -> None:
+    """A cron job's process ends before anything could scrape it: node_exporter reads the file."""
+    for user in (ALICE, BOB):
+        standin.add_user(user, tz=working_zone)
+    record, _ = await store.open_postmortem(standin.team_id, CHANNEL, ALICE, "inc-m5")
+    await store.save_action(record.id, CorrectiveAction(action="Fix", owner=BOB, due=date(2026, 4, 1)), ALICE)
+    env = {
+        **_clean_env(),
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": standin.bot_token,
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": standin.api_url,
+        "REMINDER_WORKDAYS": "mon-sun",
+    }
+    path = tmp_path / "postmortem_bot.prom"
+    now = store.clock.now().isoformat()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "remind", "--now", now, "--metrics-file", str(path)),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    samples = samples_of(path.read_text())
+    assert "planned 2, claimed 2, sent 2 DM(s)" in stdout.decode()  # Bob's, and Alice's escalation
+    assert value(samples, "sweep_seconds_count") == 1
+    assert value(samples, "reminders_planned_total") == value(samples, "reminders_claimed_total") == 2
+    assert value(samples, "reminder_dms_sent_total") == len(standin.calls_to("chat.postMessage")) == 2
+    assert value(samples, "slack_calls_total", method="chat.postMessage", outcome="ok") == 2

@@ -13,7 +13,7 @@ from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.reminders.sweep import Sweeper
+from bot.reminders.sweep import Sweeper, SweepReport
 from handlers.support.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,21 @@ class ReminderTimer:
 
     async def _sweep(self) -> None:
         async with self._sweeping:
-            started = time.perf_counter()
             try:
-                report = await self.sweeper.sweep()
+                report = await measured_sweep(self.sweeper, self.metrics)
             except Exception:
-                self.metrics.sweep_failures.inc()
                 log.exception("reminder sweep failed; the next one picks up what this one missed")
                 return
-            self.metrics.swept(report, time.perf_counter() - started)
             log.info("reminder sweep: %s", report.summary())
+
+
+async def measured_sweep(sweeper: Sweeper, metrics: Metrics, *, dry_run: bool = False) -> SweepReport:
+    """One sweep, with its duration and its report (or its failure) counted in ``metrics``."""
+    started = time.perf_counter()
+    try:
+        report = await sweeper.sweep(dry_run=dry_run)
+    except Exception:
+        metrics.sweep_failures.inc()
+        raise
+    metrics.swept(report, time.perf_counter() - started)
+    return report
