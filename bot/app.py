@@ -109,7 +109,7 @@ def create_web_app(app: MeteredApp, store: Store, slack: SlackLink | None = None
     """Slack's requests at ``/slack/events``, beside the monitoring endpoints."""
     web_app = create_monitoring_app(app, store, slack)
     # Bolt's own secret: create_web_app's callers keep handing over only the app.
-    web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret))
+    web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret, app.metrics))
     return web_app
 
 

@@ -108,6 +108,18 @@ async def test_a_guided_walk_moves_the_counters(
         assert secret not in text, f"{secret} is in /metrics"
 
 
+async def test_forged_and_malformed_requests_are_counted_apart(app_url: str, slack: SlackDriver) -> None:
+    """A run of 401s is what a wrong SLACK_SIGNING_SECRET looks like from Prometheus."""
+    before = await scrape(app_url)
+    async with aiohttp.ClientSession() as session:
+        headers = {"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=" + "0" * 64}
+        async with session.post(app_url + EVENTS_PATH, data="command=%2Fpostmortem", headers=headers) as response:
+            assert response.status == 401
+    after = await scrape(app_url)
+    assert moved(before, after, "requests_refused_total", status="401") == 1
+    assert moved(before, after, "requests_total", surface="command", outcome="ok") == 0
+
+
 async def test_the_action_gauges_count_what_the_database_holds(
     app_url: str, store: Store, standin: SlackStandin
 ) -> None:

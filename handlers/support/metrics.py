@@ -51,6 +51,9 @@ class Metrics:
             buckets=ACK_BUCKETS,
             registry=self.registry,
         )
+        self.refused = self._counter(
+            "requests_refused", "Requests refused before Bolt: 401 unauthenticated, 400 malformed", "status"
+        )
         self.errors = self._counter("errors", "Failures shown to a user with a reference code, by surface", "surface")
         self.slack_calls = self._counter(
             "slack_calls", "Slack Web API calls, by method and outcome", "method", "outcome"
