@@ -210,17 +210,12 @@ class RateLimitRetry(AsyncRetryHandler):
         self.limiter = limiter
         self.metrics = metrics
 
-    async def can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        retrying = await super().can_retry_async(state=state, request=request, response=response, error=error)
+    async def can_retry_async(self, **attempt: Any) -> bool:
+        """Asked after every attempt: the one not retried is the call's outcome."""
+        retrying = await super().can_retry_async(**attempt)
         if not retrying and self.metrics is not None:
-            self.metrics.slack_calls.labels(_method(request), _outcome(response, error)).inc()
+            outcome = _outcome(attempt.get("response"), attempt.get("error"))
+            self.metrics.slack_calls.labels(_method(attempt["request"]), outcome).inc()
         return retrying
 
     async def _can_retry_async(
