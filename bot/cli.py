@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import functools
 import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import write_to_textfile
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 
@@ -30,12 +32,15 @@ from bot.domain.export.yaml_in import IMPORT_LIMIT, ImportFileError, from_yaml, 
 from bot.domain.export.yaml_out import to_yaml
 from bot.domain.template import Template
 from bot.domain.yamlfile import FileProblems, read_capped
+from handlers.support import scope
+from handlers.support.metrics import Metrics
 from storage.db import DatabaseUnavailable, open_database
 from storage.store import Store
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
+    from bot.app import MeteredApp
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
@@ -99,10 +104,13 @@ async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSessio
     app = create_app(settings, store, session)
     slack = SlackLink(app.client)
     stop = _stop_on_signals()
-    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes, app.metrics)
     serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
-        await _socket_mode(app, settings.slack_app_token or "", slack, stop, serve)
+        port = settings.port if "port" in settings.model_fields_set else None
+        await _socket_mode(
+            app, settings.slack_app_token or "", slack, stop, serve, _monitoring(app, store, slack, port)
+        )
     else:
         await _http(app, store, settings.port, slack, serve)
     if slack.refused:
@@ -124,23 +132,40 @@ def _token_refused(variable: str, error: str) -> ConfigError:
     return ConfigError(f"{variable} was refused by Slack: {error}")
 
 
-async def _http(app: AsyncApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]) -> None:
+async def _http(
+    app: MeteredApp, store: Store, port: int, slack: SlackLink, serve: Callable[[], Awaitable[None]]
+) -> None:
     """The port first, then auth.test: neither problem needs the other to be found. An unreachable
     Slack does not stop the bot from serving; /healthz says so until auth.test succeeds."""
     from bot.app import create_web_app
 
-    runner = web.AppRunner(create_web_app(app, store, slack))
+    async with _listening(create_web_app(app, store, slack), port):
+        if await slack.check() != "refused":
+            log.info("listening on port %s: /slack/events, /healthz, /metrics", port)
+            await serve()
+
+
+@contextlib.asynccontextmanager
+async def _listening(web_app: web.Application, port: int) -> AsyncIterator[None]:
+    runner = web.AppRunner(web_app)
     await runner.setup()
     try:
         try:
             await web.TCPSite(runner, "0.0.0.0", port).start()
         except OSError as exc:
             raise ConfigError(f"cannot listen on port {port} (PORT): {_bind_problem(exc)}") from None
-        if await slack.check() != "refused":
-            log.info("listening on port %s: /slack/events, /healthz", port)
-            await serve()
+        yield
     finally:
         await runner.cleanup()
+
+
+def _monitoring(
+    app: MeteredApp, store: Store, slack: SlackLink, port: int | None
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Socket Mode needs no port: ``/healthz`` and ``/metrics`` are served only on a ``PORT`` the operator set."""
+    from bot.app import create_monitoring_app
+
+    return _listening(create_monitoring_app(app, store, slack), port) if port else contextlib.nullcontext()
 
 
 def _bind_problem(exc: OSError) -> str:
@@ -152,7 +177,12 @@ def _bind_problem(exc: OSError) -> str:
 
 
 async def _socket_mode(
-    app: AsyncApp, app_token: str, slack: SlackLink, stop: asyncio.Event, serve: Callable[[], Awaitable[None]]
+    app: AsyncApp,
+    app_token: str,
+    slack: SlackLink,
+    stop: asyncio.Event,
+    serve: Callable[[], Awaitable[None]],
+    monitoring: contextlib.AbstractAsyncContextManager[None],
 ) -> None:
     """Socket Mode has nothing to serve without Slack: an unreachable one is awaited before connecting."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -169,22 +199,29 @@ async def _socket_mode(
     await handler.connect_async()
     log.info("connected in Socket Mode")
     try:
-        await serve()
+        async with monitoring:
+            await serve()
     finally:
         await handler.close_async()
 
 
 async def remind(args: argparse.Namespace) -> int:
+    """``--metrics-file``: a process that ends has nothing to scrape, so its metrics go to a file
+    for node_exporter's textfile collector, written whole or not at all."""
     from bot.app import create_client, create_sweeper
+    from bot.reminders.scheduler import measured_sweep
 
     settings = load_settings(Settings)
     store = await _store(settings, clock=FixedClock(args.now) if args.now else None, catalog=settings.catalog())
+    metrics = Metrics()
     try:
         async with aiohttp.ClientSession() as session:
-            sweeper = create_sweeper(settings, store, create_client(settings, session))
-            report = await sweeper.sweep(dry_run=args.dry_run)
+            sweeper = create_sweeper(settings, store, create_client(settings, session, metrics))
+            report = await measured_sweep(sweeper, metrics, dry_run=args.dry_run)
     finally:
         await store.engine.dispose()
+        if args.metrics_file:
+            write_to_textfile(args.metrics_file, metrics.registry)
     if args.dry_run:
         print("\n".join(["recipient\tkind\tpostmortem\tdue\taction", *report.preview]))
     print(report.summary(), file=sys.stderr if args.dry_run else sys.stdout)
@@ -320,6 +357,9 @@ def _parser() -> argparse.ArgumentParser:
     reminder = commands.add_parser("remind", help="one reminder sweep, then exit (for cron)")
     reminder.add_argument("--dry-run", action="store_true", help="print who would get what; send and claim nothing")
     reminder.add_argument(
+        "--metrics-file", help="write the sweep's metrics to this file in Prometheus' format (textfile collector)"
+    )
+    reminder.add_argument(
         "--now", type=_instant, default=None, help="evaluate at this ISO-8601 instant (default: now; naive = UTC)"
     )
     exporter = commands.add_parser("export", help="print a postmortem as YAML or Markdown")
@@ -350,15 +390,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
 }
 
 
-class _JsonLines(logging.Formatter):
-    """``LOG_FORMAT=json``: one JSON object per line, for log collectors."""
+class JsonLines(logging.Formatter):
+    """``LOG_FORMAT=json``: one JSON object per line, for log collectors, with the team, user,
+    channel and surface of the Slack request it was logged in, and the ``ref`` of the error
+    shown to the user there (``handlers.support.scope``)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        request = scope.current()
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **(request.fields() if request else {}),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -367,7 +411,7 @@ class _JsonLines(logging.Formatter):
 
 def _configure_logging(settings: LogSettings) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(_JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonLines() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
     level = logging.getLevelNamesMapping()[settings.log_level]
     logging.basicConfig(level=level, handlers=[handler], force=True)
     if level > logging.DEBUG:

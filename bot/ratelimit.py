@@ -34,6 +34,9 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from handlers.support.errors import UNKNOWN_OUTCOME
+from handlers.support.metrics import Metrics, slack_outcome
+
 PER_CHANNEL = "/channel"
 DEFAULT_LIMITS = (
     "chat.postMessage=300/min,chat.postMessage/channel=1/s,"
@@ -197,12 +200,23 @@ class RateLimitRetry(AsyncRetryHandler):
     """A 429 pauses its method in the limiter for Retry-After, then the call waits its turn again.
 
     Other methods go on meanwhile; a 429 is Slack refusing unprocessed, so a retry cannot
-    post twice.
+    post twice. slack_sdk asks it about every answer and every failure, and Bolt hands the
+    same handler to the client it makes for each request: each call's last attempt is
+    counted here in ``metrics``, whichever client made it.
     """
 
-    def __init__(self, limiter: Limiter, max_retry_count: int = 3) -> None:
+    def __init__(self, limiter: Limiter, max_retry_count: int = 3, metrics: Metrics | None = None) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.limiter = limiter
+        self.metrics = metrics
+
+    async def can_retry_async(self, **attempt: Any) -> bool:
+        """Asked after every attempt: the one not retried is the call's outcome."""
+        retrying = await super().can_retry_async(**attempt)
+        if not retrying and self.metrics is not None:
+            outcome = _outcome(attempt.get("response"), attempt.get("error"))
+            self.metrics.slack_calls.labels(_method(attempt["request"]), outcome).inc()
+        return retrying
 
     async def _can_retry_async(
         self,
@@ -222,11 +236,29 @@ class RateLimitRetry(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        method = request.url.rstrip("/").rsplit("/", 1)[-1]
-        self.limiter.pause(method, _retry_after(response))
+        method = _method(request)
+        retry_after = _retry_after(response)
+        if self.metrics is not None:
+            self.metrics.slack_ratelimited.labels(method).inc()
+            self.metrics.slack_retry_after.labels(method).inc(retry_after)
+        self.limiter.pause(method, retry_after)
         await self.limiter.resumed(method)  # the call keeps the place it holds in the limiter
         state.next_attempt_requested = True
         state.increment_current_attempt()
+
+
+def _method(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _outcome(response: HttpResponse | None, error: Exception | None) -> str:
+    """``ok``, Slack's error name, ``connection_error`` (the outcome is unknown) or ``other_error``."""
+    if response is None:
+        return "connection_error" if isinstance(error, UNKNOWN_OUTCOME) else "other_error"
+    if response.status_code == 429:
+        return "ratelimited"
+    body = response.body or {}
+    return "ok" if body.get("ok", response.status_code == 200) else slack_outcome(body.get("error"))
 
 
 def _retry_after(response: HttpResponse | None) -> float:
@@ -239,10 +271,11 @@ def _retry_after(response: HttpResponse | None) -> float:
 
 
 class PacedWebClient(AsyncWebClient):
-    """slack_sdk's client whose every call first waits for its turn in ``limiter``."""
+    """slack_sdk's client whose every call first waits for its turn in ``limiter``; its retry
+    handler counts the calls in ``metrics``."""
 
-    def __init__(self, *, limiter: Limiter, **kwargs: Any) -> None:
-        super().__init__(retry_handlers=[RateLimitRetry(limiter)], **kwargs)
+    def __init__(self, *, limiter: Limiter, metrics: Metrics | None = None, **kwargs: Any) -> None:
+        super().__init__(retry_handlers=[RateLimitRetry(limiter, metrics=metrics)], **kwargs)
         self.limiter = limiter
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]

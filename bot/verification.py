@@ -26,6 +26,8 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from handlers.support.metrics import Metrics
+
 log = logging.getLogger("postmortem_bot.requests")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -128,8 +130,9 @@ _SHAPES: dict[str, type[BaseModel]] = {
 """What Slack always sends with each kind of request; kinds the bot does not handle are Bolt's to answer."""
 
 
-def slack_endpoint(app: AsyncApp, signing_secret: str) -> Handler:
+def slack_endpoint(app: AsyncApp, signing_secret: str, metrics: Metrics | None = None) -> Handler:
     """The handler of Slack's POSTs: check the request, then hand Bolt the body as read here.
+    Refusals are counted in ``metrics`` by status: a run of 401s is often a wrong signing secret.
 
     Bolt's own adapter would parse the body again, and reads any form that merely contains
     the word "payload" (a channel named payload-team, a command ``start payload-7``) as empty.
@@ -141,6 +144,8 @@ def slack_endpoint(app: AsyncApp, signing_secret: str) -> Handler:
             body = await _check(request, verifier)
         except Refused as refusal:
             log.warning("refused a request from %s with HTTP %s: %s", request.remote, refusal.status, refusal)
+            if metrics is not None:
+                metrics.refused.labels(str(refusal.status)).inc()
             said = str(refusal) if refusal.status == 400 else "unauthenticated"  # no hints for a forger
             return web.json_response({"ok": False, "error": said}, status=refusal.status)
         bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)

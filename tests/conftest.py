@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.app import EVENTS_PATH, create_app, create_web_app
+from bot.app import EVENTS_PATH, MeteredApp, create_app, create_web_app
 from bot.config import Settings
 from bot.demo import listeners_finished
 from bot.domain.clock import FixedClock
@@ -100,17 +100,23 @@ def settings(standin: SlackStandin, database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app_url(settings: Settings, store: Store) -> AsyncIterator[str]:
-    """The real Bolt app behind the real aiohttp server, on an ephemeral loopback port."""
+async def app(settings: Settings, store: Store) -> AsyncIterator[MeteredApp]:
+    """The real Bolt app, with its own Web API client session and its own metrics."""
     async with aiohttp.ClientSession() as session:
-        runner = web.AppRunner(create_web_app(create_app(settings, store, session), store))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        yield f"http://127.0.0.1:{port}"
-        await listeners_finished()  # Bolt's listeners run on after the ack: end them before the database goes
-        await runner.cleanup()
+        yield create_app(settings, store, session)
+
+
+@pytest.fixture
+async def app_url(app: MeteredApp, store: Store) -> AsyncIterator[str]:
+    """The real Bolt app behind the real aiohttp server, on an ephemeral loopback port."""
+    runner = web.AppRunner(create_web_app(app, store))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await listeners_finished()  # Bolt's listeners run on after the ack: end them before the database goes
+    await runner.cleanup()
 
 
 @pytest.fixture

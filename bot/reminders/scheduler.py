@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.reminders.sweep import Sweeper
+from bot.reminders.sweep import Sweeper, SweepReport
+from handlers.support.metrics import Metrics
 
 log = logging.getLogger(__name__)
 JOB_ID = "reminder-sweep"
@@ -20,11 +22,13 @@ FIRST_JOB_ID = "reminder-sweep-at-start"
 
 
 class ReminderTimer:
-    """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish."""
+    """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish.
+    Each sweep's duration and report go to ``metrics``."""
 
-    def __init__(self, sweeper: Sweeper, every_minutes: float) -> None:
+    def __init__(self, sweeper: Sweeper, every_minutes: float, metrics: Metrics | None = None) -> None:
         self.sweeper = sweeper
         self.every_minutes = every_minutes
+        self.metrics = metrics or Metrics()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeping = asyncio.Lock()
 
@@ -51,8 +55,20 @@ class ReminderTimer:
     async def _sweep(self) -> None:
         async with self._sweeping:
             try:
-                report = await self.sweeper.sweep()
+                report = await measured_sweep(self.sweeper, self.metrics)
             except Exception:
                 log.exception("reminder sweep failed; the next one picks up what this one missed")
                 return
             log.info("reminder sweep: %s", report.summary())
+
+
+async def measured_sweep(sweeper: Sweeper, metrics: Metrics, *, dry_run: bool = False) -> SweepReport:
+    """One sweep, with its duration and its report (or its failure) counted in ``metrics``."""
+    started = time.perf_counter()
+    try:
+        report = await sweeper.sweep(dry_run=dry_run)
+    except Exception:
+        metrics.sweep_failures.inc()
+        raise
+    metrics.swept(report, time.perf_counter() - started)
+    return report

@@ -16,6 +16,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.builders.modals import notice_view
+from handlers.support import scope
 from handlers.support.permissions import Refused
 
 UNKNOWN_OUTCOME = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
@@ -36,11 +37,12 @@ def _json(payload: dict[str, Any]) -> BoltResponse:
 
 
 def _request_context(body: dict[str, Any]) -> dict[str, Any]:
+    team, user, channel = scope.requester(body)
     return {
         "type": body.get("type") or ("slash_command" if "command" in body else None),
-        "team": (body.get("team") or {}).get("id") or body.get("team_id"),
-        "user": (body.get("user") or {}).get("id") or body.get("user_id"),
-        "channel": (body.get("channel") or {}).get("id") or body.get("channel_id"),
+        "team": team,
+        "user": user,
+        "channel": channel,
         "command": body.get("command"),
         "text": body.get("text"),
         "callback_id": (body.get("view") or {}).get("callback_id"),
@@ -51,6 +53,8 @@ def _request_context(body: dict[str, Any]) -> dict[str, Any]:
 
 def _logged(error: Exception, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ref = uuid.uuid4().hex[:8]
+    if (request := scope.current()) is not None:
+        request.error_shown(ref)  # before the log line, so that it carries the ref too
     context = _request_context(body)
     log.error("handler failed ref=%s context=%s", ref, context, exc_info=error)
     return ref, context
