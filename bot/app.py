@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import ClientSession, web
 from slack_bolt.async_app import AsyncApp
@@ -11,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.ratelimit import Limiter, PacedWebClient
+from bot.reminders.insights import WeeklyInsights
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
@@ -90,3 +92,19 @@ def create_web_app(app: AsyncApp, store: Store, slack: SlackLink | None = None) 
 
 def create_sweeper(settings: Settings, store: Store, client: AsyncWebClient | None = None) -> Sweeper:
     return Sweeper(store, client or create_client(settings), settings.reminder_policy, digest_message)
+
+
+def weekly_post(settings: Settings, store: Store, client: AsyncWebClient) -> Callable[[], Awaitable[str]] | None:
+    """The weekly insights post of the workspace ``client``'s token belongs to; None without ``INSIGHTS_CHANNEL``.
+
+    With several installations, call ``WeeklyInsights.post`` once per workspace with its client.
+    """
+    if not settings.insights_channel:
+        return None
+    weekly = WeeklyInsights(store, settings.insights_channel, settings.insights_tz)
+
+    async def post() -> str:
+        team_id = str((await client.auth_test())["team_id"])
+        return await weekly.post(client, team_id)
+
+    return post

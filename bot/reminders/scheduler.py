@@ -1,30 +1,51 @@
-"""The reminder sweep on a timer inside `postmortem-bot run`.
+"""The reminder sweep on a timer inside `postmortem-bot run`, and the weekly insights post.
 
 Durable state is in the database, so the job store is in memory: a restart loses only the
-timer, and the ledger keeps replicas from sending a reminder twice.
+timer, and the ledger keeps replicas from sending a reminder twice (the insights posts'
+claims do the same for the weekly post).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.reminders.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 JOB_ID = "reminder-sweep"
 FIRST_JOB_ID = "reminder-sweep-at-start"
+WEEKLY_JOB_ID = "weekly-insights"
+WEEKLY_GRACE_SECONDS = 3600
+"""A replica that was busy or restarting at 09:00 still posts until 10:00 (the claim keeps it once)."""
+
+
+def weekly_trigger(zone: str) -> CronTrigger:
+    """Mondays at 09:00 wall-clock time in ``zone``: the hour that day has, whatever DST did overnight."""
+    return CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=ZoneInfo(zone))
 
 
 class ReminderTimer:
     """Sweeps at start and every ``every_minutes``; ``stop`` lets a running sweep finish."""
 
-    def __init__(self, sweeper: Sweeper, every_minutes: float) -> None:
+    def __init__(
+        self,
+        sweeper: Sweeper,
+        every_minutes: float,
+        weekly: Callable[[], Awaitable[object]] | None = None,
+        weekly_zone: str = "UTC",
+    ) -> None:
         self.sweeper = sweeper
         self.every_minutes = every_minutes
+        self.weekly = weekly
+        """The weekly insights post (``bot.reminders.insights``), when ``INSIGHTS_CHANNEL`` is set."""
+        self.weekly_zone = weekly_zone
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeping = asyncio.Lock()
 
@@ -40,6 +61,15 @@ class ReminderTimer:
             misfire_grace_time=int(self.every_minutes * 60),
         )
         self.scheduler.add_job(self._sweep, id=FIRST_JOB_ID)  # no run date: at once, on the scheduler's timer
+        if self.weekly is not None:
+            self.scheduler.add_job(
+                self._post_weekly,
+                weekly_trigger(self.weekly_zone),
+                id=WEEKLY_JOB_ID,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=WEEKLY_GRACE_SECONDS,
+            )
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -56,3 +86,12 @@ class ReminderTimer:
                 log.exception("reminder sweep failed; the next one picks up what this one missed")
                 return
             log.info("reminder sweep: %s", report.summary())
+
+    async def _post_weekly(self) -> None:
+        assert self.weekly is not None
+        try:
+            outcome = await self.weekly()
+        except Exception:
+            log.exception("weekly insights post failed; its claim lets the next run of this week retry")
+            return
+        log.info("weekly insights post: %s", outcome)
