@@ -19,7 +19,12 @@ from bot.domain.insights import Figures, WeekPoint
 
 WIDTH_IN, HEIGHT_IN, DPI = 7.2, 6.4, 100
 FONT = 19
-_COLOURS = {"started": "#4a6fa5", "finished": "#2e8b57", "done on time": "#2e8b57", "overdue": "#c0392b"}
+PANELS = (
+    ("Postmortems per week", {"started": "started", "finished": "finished"}),
+    ("Corrective actions", {"on time": "done_on_time", "overdue": "overdue"}),
+)
+"""Each panel's title and series: the label beside its line, and the ``WeekPoint`` field it draws."""
+_COLOURS = {"started": "#4a6fa5", "finished": "#2e8b57", "on time": "#2e8b57", "overdue": "#c0392b"}
 
 
 def _panel(axes: Axes, title: str, labels: list[str], series: dict[str, list[int]]) -> None:
@@ -45,7 +50,7 @@ def _panel(axes: Axes, title: str, labels: list[str], series: dict[str, list[int
     axes.tick_params(axis="y", labelsize=FONT - 2)
     axes.set_ylim(bottom=0, top=max(1, *(v for values in series.values() for v in values)) * 1.2)
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.set_xlim(-0.4, len(x) + 2.6)  # room for the labels at the right end
+    axes.set_xlim(-0.4, len(x) + 3.4)  # room for the labels at the right end
     axes.grid(axis="y", alpha=0.3)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
@@ -59,27 +64,10 @@ def chart_png(figures: Figures) -> bytes:
     """The trend (postmortems started and finished; actions done on time and overdue), as PNG bytes."""
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1)
     labels = [_week_label(point) for point in figures.trend]
-    trend = figures.trend
-    _panel(
-        top,
-        "Postmortems per week",
-        labels,
-        {
-            "started": [p.started for p in trend],
-            "finished": [p.finished for p in trend],
-        },
-    )
-    _panel(
-        bottom,
-        "Corrective actions",
-        labels,
-        {
-            "done on time": [p.done_on_time for p in trend],
-            "overdue": [p.overdue for p in trend],
-        },
-    )
+    for axes, (title, fields) in zip(figure.subplots(len(PANELS), 1), PANELS, strict=True):
+        series = {label: [getattr(p, name) for p in figures.trend] for label, name in fields.items()}
+        _panel(axes, title, labels, series)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
