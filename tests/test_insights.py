@@ -9,22 +9,26 @@ import struct
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import example
 from bot.app import create_client, weekly_post
-from bot.config import Settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.demo import listeners_finished
 from bot.domain.clock import FixedClock
 from bot.domain.document import CorrectiveAction
 from bot.reminders.insights import WeeklyInsights
 from bot.reminders.scheduler import WEEKLY_JOB_ID, ReminderTimer, weekly_trigger
 from bot.slackdev import SlackDriver, SlackStandin
+from bot.slackdev.files import MAX_FILE_BYTES
 from handlers.builders.chart import DPI, HEIGHT_IN, WIDTH_IN
 from handlers.support.refresh import refresh_card
 from storage.db import create_engine
 from storage.store import Store
+from tests.conftest import BOT_TOKEN
 
 OWNER, BOB, CAROL = example.OWNER, "U0BOB0001", "U0CAROL01"
 INSIGHTS = "C0INSIGHT"
@@ -236,3 +240,45 @@ async def test_a_postmortem_owners_app_home_shows_the_figures_and_others_do_not(
     await slack.app_home_opened(CAROL)  # owns actions, no postmortem
     carol = json.dumps((await standin.wait_until(lambda: standin.home_view(CAROL)))["blocks"])
     assert "Insights this week" not in carol
+
+
+async def test_the_standin_takes_an_upload_as_slack_does_and_refuses_what_slack_refuses(standin: SlackStandin) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=standin.api_url)
+    with pytest.raises(SlackApiError, match="missing_argument"):
+        await client.files_getUploadURLExternal(filename="chart.png", length=0)
+    with pytest.raises(SlackApiError, match="file_upload_size_restricted"):
+        await client.files_getUploadURLExternal(filename="chart.png", length=MAX_FILE_BYTES + 1)
+    started = await client.files_getUploadURLExternal(filename="chart.png", length=4)
+    file_id, url = started["file_id"], started["upload_url"]
+    assert url.startswith(standin.url)
+    with pytest.raises(SlackApiError, match="file_not_found"):  # nothing uploaded yet
+        await client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=INSIGHTS)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=b"12345") as too_long:
+            assert too_long.status == 413
+        async with session.post(url, data=b"1234") as taken:
+            assert taken.status == 200 and await taken.text() == "OK - 4"
+        async with session.post(url, data=b"1234") as again:
+            assert again.status == 404, "an upload URL takes one upload"
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        await client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=BOB)
+    standin.missing_channels.add("C0GONE")
+    with pytest.raises(SlackApiError, match="invalid_channel"):
+        await client.files_completeUploadExternal(files=[{"id": file_id}], channel_id="C0GONE")
+    done = await client.files_completeUploadExternal(
+        files=[{"id": file_id, "title": "Chart"}], channel_id=INSIGHTS, initial_comment="the week"
+    )
+    assert done["files"][0]["id"] == file_id and done["files"][0]["title"] == "Chart"
+    [message] = standin.messages(INSIGHTS)
+    assert message["text"] == "the week" and message["files"][0]["id"] == file_id
+    with pytest.raises(SlackApiError, match="file_not_found"):  # a file is completed once
+        await client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=INSIGHTS)
+    assert len(standin.messages(INSIGHTS)) == 1
+
+
+def test_a_bad_insights_setting_is_one_line_naming_it() -> None:
+    base = {"slack_bot_token": BOT_TOKEN, "slack_signing_secret": "s", "_env_file": None}
+    with pytest.raises(ConfigError, match=r"^configuration error: INSIGHTS_TZ: not a time zone: 'Mars/Olympus'"):
+        load_settings(**base, insights_tz="Mars/Olympus")
+    with pytest.raises(ConfigError, match=r"^configuration error: INSIGHTS_CHANNEL must be a channel id"):
+        load_settings(**base, insights_channel="#incidents")
