@@ -227,7 +227,7 @@ class _NoSweep:
 
 
 async def test_a_postmortem_owners_app_home_shows_the_figures_and_others_do_not(
-    slack: SlackDriver, standin: SlackStandin, seeded: None
+    settings: Settings, store: Store, slack: SlackDriver, standin: SlackStandin, seeded: None
 ) -> None:
     await slack.app_home_opened(OWNER)
     home = json.dumps((await standin.wait_until(lambda: standin.home_view(OWNER)))["blocks"], ensure_ascii=False)
@@ -236,6 +236,12 @@ async def test_a_postmortem_owners_app_home_shows_the_figures_and_others_do_not(
         assert json.dumps(line, ensure_ascii=False)[1:-1] in home
     trend = " \u00b7 ".join(["0"] * 7 + ["1", "1", "2", "3", "2"])
     assert f"Overdue actions at each week's end, last 12 weeks: {trend}" in home
+
+    assert "the 12-week chart" not in home, "no weekly post yet"
+    await WeeklyInsights(store, INSIGHTS, ZONE).post(create_client(settings), standin.team_id)
+    [chart] = standin.shared_files(INSIGHTS)
+    await slack.app_home_opened(OWNER)
+    await standin.wait_until(lambda: chart["permalink"] in json.dumps(standin.home_view(OWNER)["blocks"]))
 
     await slack.app_home_opened(CAROL)  # owns actions, no postmortem
     carol = json.dumps((await standin.wait_until(lambda: standin.home_view(CAROL)))["blocks"])

@@ -23,6 +23,8 @@ from handlers.support.insights import UserGroups, chart, find_share, share, uplo
 from storage.insights_posts import COMPLETING, FAILED, POSTED, UNKNOWN, InsightsPosts, PostClaim
 from storage.store import Store
 
+ALREADY = "already"
+"""Another run made this week's post, makes it now, or left it to be settled."""
 HISTORY_MARGIN = timedelta(minutes=1)
 """How far before a lost share the channel's history is read: Slack's clock and ours may differ."""
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class WeeklyInsights:
         except (SlackApiError, *UNKNOWN_OUTCOME) as exc:  # nothing is in the channel yet
             return await self._failed(claim, exc)
         if not await self.posts.completing(claim, file_id):
-            return "already"  # the claim ran out and another run took it
+            return ALREADY  # the claim ran out and another run took it
         try:
             shared = await share(client, file_id, f"{CHART_TITLE} {week}", self.channel, insights_text(figures))
         except SlackApiError as exc:
@@ -71,9 +73,9 @@ class WeeklyInsights:
         sharing) is looked for in the channel and marked posted when found, else left unknown."""
         known = await self.posts.state(team_id, week)
         if known is None or known.state not in (UNKNOWN, COMPLETING) or known.file_id is None:
-            return "already"
+            return ALREADY
         if known.state == COMPLETING and known.lease_until > self.store.clock.now():
-            return "already"  # its run is sharing it now
+            return ALREADY  # its run is sharing it now
         try:
             found = await find_share(client, known.channel_id, known.file_id, known.claimed_at - HISTORY_MARGIN)
         except (SlackApiError, *UNKNOWN_OUTCOME) as exc:

@@ -138,8 +138,8 @@ class Files:
             raise ApiError("invalid_json") from None
         if not wanted or not isinstance(wanted, list) or not all(isinstance(f, dict) and f.get("id") for f in wanted):
             raise invalid_arguments(["[ERROR] missing required field: files"])
-        records = [self._files.get(str(f["id"])) for f in wanted]
-        if any(r is None or r.data is None or r.shared_in is not None for r in records):
+        records = [r for f in wanted if (r := self._files.get(str(f["id"]))) and r.data is not None and not r.shared_in]
+        if len(records) != len(wanted):
             raise ApiError("file_not_found")
         channel = str(params.get("channel_id") or params.get("channels") or "").split(",")[0]
         if channel:
@@ -149,7 +149,6 @@ class Files:
                 raise ApiError("invalid_channel")
         shared = []
         for record, asked in zip(records, wanted, strict=True):
-            assert record is not None
             record.title = str(asked.get("title") or record.name)
             record.shared_in = channel or "private"
             shared.append(self._file_object(record))

@@ -68,13 +68,13 @@ async def upload(client: AsyncWebClient, png: bytes, filename: str, alt: str) ->
     Nothing is in any channel yet: a failure here leaves nothing to settle.
     """
     url = await client.files_getUploadURLExternal(filename=filename, length=len(png), alt_txt=alt)
-    async with _session(client) as session, session.post(str(url["upload_url"]), data=png) as answer:
+    async with _UploadSession(client) as session, session.post(str(url["upload_url"]), data=png) as answer:
         if answer.status != 200:
             raise SlackApiError(f"upload refused ({answer.status})", {"ok": False, "error": f"http_{answer.status}"})
     return str(url["file_id"])
 
 
-class _session:
+class _UploadSession:
     """The client's own HTTP session when it has one (kept-alive connections), else one for this upload."""
 
     def __init__(self, client: AsyncWebClient) -> None:
