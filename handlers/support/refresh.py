@@ -139,16 +139,14 @@ async def update_card(postmortem_id: int, rendering: Awaitable[None]) -> None:
         log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
 
 
-async def publish_home(
-    client: AsyncWebClient, store: Store, team_id: str, user_id: str, groups: UserGroups | None = None
-) -> None:
+async def publish_home(client: AsyncWebClient, store: Store, team_id: str, user_id: str, groups: UserGroups) -> None:
     """A person's App Home as it is now; a postmortem owner's shows the workspace's insights too."""
     actions = await store.open_actions_for(team_id, user_id)
     postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
     now = store.clock.now()
     insights = []
     if postmortems:
-        teams = await groups.of(client, team_id, now) if groups else {}
+        teams = await groups.of(client, team_id, now)
         chart_link = await InsightsPosts(store).latest_chart(team_id)
         insights = home_blocks(figures(await store.tally(team_id, now), teams), chart_link)
     await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, now.date(), insights))
