@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.config import Settings
 from bot.ratelimit import Limiter, PacedWebClient
+from bot.reminders.insights import WeeklyInsights
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
@@ -152,3 +153,19 @@ def metrics_endpoint(metrics: Metrics, store: Store) -> Callable[[web.Request], 
 
 def create_sweeper(settings: Settings, store: Store, client: AsyncWebClient | None = None) -> Sweeper:
     return Sweeper(store, client or create_client(settings), settings.reminder_policy, digest_message)
+
+
+def weekly_post(settings: Settings, store: Store, client: AsyncWebClient) -> Callable[[], Awaitable[str]] | None:
+    """The weekly insights post of the workspace ``client``'s token belongs to; None without ``INSIGHTS_CHANNEL``.
+
+    With several installations, call ``WeeklyInsights.post`` once per workspace with its client.
+    """
+    if not settings.insights_channel:
+        return None
+    weekly = WeeklyInsights(store, settings.insights_channel, settings.insights_tz)
+
+    async def post() -> str:
+        team_id = str((await client.auth_test())["team_id"])
+        return await weekly.post(client, team_id)
+
+    return post

@@ -97,14 +97,16 @@ async def run(_args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
     """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
-    from bot.app import create_app, create_sweeper
+    from bot.app import create_app, create_sweeper, weekly_post
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
     app = create_app(settings, store, session)
     slack = SlackLink(app.client)
     stop = _stop_on_signals()
-    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes, app.metrics)
+    weekly = weekly_post(settings, store, app.client)
+    sweeper = create_sweeper(settings, store, app.client)
+    timer = ReminderTimer(sweeper, settings.reminder_sweep_minutes, app.metrics, weekly, settings.insights_tz)
     serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
         port = settings.port if "port" in settings.model_fields_set else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -131,6 +132,19 @@ class Settings(StorageSettings):
     postmortem_canvas: bool = False
     """``on``: each postmortem is kept as its channel's canvas too (``handlers.support.canvas``)."""
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
+    insights_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$")
+    """The channel of the weekly insights post (an id: names change, ids do not); unset, no post."""
+    insights_tz: str = "UTC"
+    """The zone whose Monday 09:00 the weekly post keeps."""
+
+    @field_validator("insights_tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone: {value!r} (use a name like Europe/Berlin)") from None
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -196,6 +210,8 @@ def _describe(error: dict[str, object]) -> str:
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     if error.get("type") == "missing":
         return f"{name} is required"
+    if error.get("type") == "string_pattern_mismatch" and name == "INSIGHTS_CHANNEL":
+        return f"{name} must be a channel id (C… or G…, from the channel's details), not a name"
     if error.get("type") == "string_pattern_mismatch":
         prefix = "xapp-" if name == "SLACK_APP_TOKEN" else "xoxb-"
         return f"{name} must be a token starting with {prefix}"

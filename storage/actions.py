@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.document import CorrectiveAction
@@ -46,14 +46,15 @@ class ActionCommands(StoreBase):
     ) -> int:
         fields = action_columns(action)
         async with self.sessions.begin() as session:
+            now = self.clock.now()
             if action.id is None:
-                now = self.clock.now()
                 row = ActionRow(
                     postmortem_id=postmortem_id,
                     created_by=user_id,
                     form_view=form_view,
                     created_at=now,
                     updated_at=now,
+                    closed_at=None if action.status == OPEN else now,
                     **fields,
                 )
                 session.add(row)
@@ -64,11 +65,11 @@ class ActionCommands(StoreBase):
                 await session.execute(
                     update(ActionRow)
                     .where(ActionRow.id == action.id, ActionRow.postmortem_id == postmortem_id)
-                    .values(updated_at=self.clock.now(), **fields)
+                    .values(updated_at=now, closed_at=_closed(action, now), **fields)
                 )
                 action_id = action.id
                 event = "action_edited"
-            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
+            await self._touch(session, postmortem_id, user_id, now, {}, None)
             await self._audit(session, postmortem_id, user_id, event, action_id=action_id)
             return action_id
 
@@ -105,4 +106,9 @@ class ActionCommands(StoreBase):
         return await self.update_action(action_id, user_id, "action_reassigned", other_owner, owner=owner)
 
     async def complete_action(self, action_id: int, user_id: str) -> bool:
-        return await self.update_action(action_id, user_id, "action_done", status=DONE)
+        return await self.update_action(action_id, user_id, "action_done", status=DONE, closed_at=self.clock.now())
+
+
+def _closed(action: CorrectiveAction, now: datetime) -> Any:
+    """``closed_at`` of an edited action: kept from when it first left open, cleared when reopened."""
+    return None if action.status == OPEN else func.coalesce(ActionRow.closed_at, now)

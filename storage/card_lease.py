@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, bindparam, case, update
+from sqlalchemy import BindParameter, bindparam, case, func, update
 
 from storage.models import PostmortemRow
 
@@ -67,10 +67,14 @@ _THIS = _c.id == bindparam("postmortem_id")
 _HELD = _THIS & (_c.card_lease_holder == bindparam("holder"))
 _WANT = update(_postmortems).where(_THIS).values(MARK).returning(*MARK_RETURNS)
 _UNCHANGED = _c.card_revision == bindparam("revision")
+_FINISHED = _param("finished", _c.finished_at)
 _KEPT = {
     "card_lease_holder": case((_UNCHANGED, None), else_=_c.card_lease_holder),
     "card_lease_until": case((_UNCHANGED, None), else_=_param("until", _c.card_lease_until)),
+    "finished_at": case((_FINISHED.is_(None), None), else_=func.coalesce(_c.finished_at, _FINISHED)),
 }
+"""The release's SET: the lease, and whether the card just rendered showed every section done
+(``finished``: now, or None), so insights count finished postmortems without reading one."""
 _RELEASE = update(_postmortems).where(_HELD).values(_KEPT).returning(*MARK_RETURNS)
 _RELEASE_POSTED = (
     update(_postmortems)
@@ -114,11 +118,18 @@ class CardLeases:
             ).one_or_none()
         return granted(postmortem_id, me, row)
 
-    async def release(self, lease: Lease, posted: str | None = None) -> Lease | None:
+    async def release(self, lease: Lease, posted: str | None = None, *, finished: bool = False) -> Lease | None:
         """Done rendering ``lease.revision``: released if nothing changed since, else kept (and
         extended) with the revision to render next. ``posted``: the ts of the card this render
-        posted, recorded in the same statement (and the post's claim settled)."""
-        params = {**self._held(lease), "revision": lease.revision, "until": self.clock.now() + LEASE_FOR}
+        posted, recorded in the same statement (and the post's claim settled); ``finished``: the
+        card showed every section done (kept from the first render that did, until one does not)."""
+        now = self.clock.now()
+        params = {
+            **self._held(lease),
+            "revision": lease.revision,
+            "until": now + LEASE_FOR,
+            "finished": now if finished else None,
+        }
         async with self.engine.begin() as connection:
             if posted:
                 row = (await connection.execute(_RELEASE_POSTED, {**params, "posted": posted})).one_or_none()

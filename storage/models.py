@@ -80,6 +80,8 @@ class PostmortemRow(Base):
     canvas_lease_until: Mapped[datetime | None]
     canvas_digests: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Per section key, the digest of the text the canvas was last given (``bot.domain.canvas``)."""
+    finished_at: Mapped[datetime | None]
+    """When the card first showed every section done (``storage.card_lease``); None while it does not."""
 
     sections: Mapped[list[SectionAnswerRow]] = relationship(
         back_populates="postmortem", cascade="all, delete-orphan", lazy="raise"
@@ -140,6 +142,8 @@ class ActionRow(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    """When it left ``open`` (done or won't do); None while open, and for actions imported closed."""
 
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="actions", lazy="raise")
 
@@ -247,3 +251,29 @@ class TimelineRow(Base):
     via: Mapped[str] = mapped_column(String(16))
     added_by: Mapped[str] = mapped_column(String(32))
     added_at: Mapped[datetime]
+
+
+class InsightsPostRow(Base):
+    """The weekly insights post of a workspace, claimed under (team, ISO week) before it is made.
+
+    ``state`` moves claimed -> completing (the chart is uploaded as ``file_id`` and about to be
+    shared) -> posted, or -> failed (Slack said no: a later run may claim it again) or -> unknown
+    (the share may have happened: settled by looking for ``file_id`` in the channel, never by
+    sharing again). ``claimed_by`` owns a claimed row while ``lease_until`` lies ahead.
+    """
+
+    __tablename__ = "insights_posts"
+    __table_args__ = (UniqueConstraint("team_id", "week", name="uq_insights_posts_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    week: Mapped[str] = mapped_column(String(10))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime]
+    lease_until: Mapped[datetime]
+    file_id: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(200))

@@ -30,6 +30,9 @@ METHOD_SCOPES = {
     "canvases.create": "canvases:write",
     "canvases.edit": "canvases:write",
     "canvases.sections.lookup": "canvases:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "usergroups.list": "usergroups:read",
 }
 HISTORY_SCOPES = {"D": "im:history", "C": "channels:history", "G": "groups:history"}
 INFO_SCOPES = {"C": "channels:read", "G": "groups:read"}
@@ -103,6 +106,8 @@ async def test_scopes_are_exactly_what_the_bot_calls(
     await slack.command("status", user="U0OPS0001", channel="C0INCIDENT")
     for user in ("U0OPS0001", "U0SAFE001", "U0RUN0001"):
         standin.add_user(user, tz="UTC")
+    await slack.command("insights", user="U0OPS0001", channel="C0INCIDENT")  # the chart's upload, the teams
+    await listeners_finished()
     sweeper = create_sweeper(settings.model_copy(update={"reminder_workdays": "mon-sun"}), store)
     store.clock.set(store.clock.now().replace(hour=12) + timedelta(days=1))
     await sweeper.sweep()

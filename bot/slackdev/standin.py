@@ -13,6 +13,8 @@ logs it (``calls``) and serves response_urls, and composes the parts, one concer
 
 - ``webapi``: the methods and the workspace state they keep (users, messages, views);
 - ``limits``: Slack's documented limits and the words it refuses a view or message with;
+- ``files``: the external upload flow (``files.getUploadURLExternal``, the upload URL,
+  ``files.completeUploadExternal``) and ``usergroups.list``;
 - ``faults``: the errors, dropped connections, rate limits and slow methods a test asks for;
 - ``socket_mode``: the WebSocket ``apps.connections.open`` hands out (with the app-level
   ``xapp-`` token), greeting each connection with ``hello`` and carrying the envelopes a
@@ -34,6 +36,7 @@ from aiohttp import web
 
 from bot.slackdev.canvases import Canvases
 from bot.slackdev.faults import Fault, FaultInjection
+from bot.slackdev.files import Files
 from bot.slackdev.socket_mode import SocketModeServer
 from bot.slackdev.webapi import Clock, WebApi
 from bot.slackdev.wire import JSON, ApiError
@@ -104,7 +107,7 @@ def _token(request: web.Request, params: JSON) -> str | None:
 # the server
 
 
-class SlackStandin(WebApi, FaultInjection, Canvases):
+class SlackStandin(WebApi, FaultInjection, Canvases, Files):
     """Stateful Slack Web API stand-in served by aiohttp on 127.0.0.1.
 
     Use ``async with SlackStandin() as slack:`` (or ``await start()`` / ``await
@@ -132,6 +135,7 @@ class SlackStandin(WebApi, FaultInjection, Canvases):
         WebApi.__init__(self)
         FaultInjection.__init__(self)
         Canvases.__init__(self)
+        Files.__init__(self)
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -150,6 +154,7 @@ class SlackStandin(WebApi, FaultInjection, Canvases):
         self._socket_mode = SocketModeServer(app_id=app_id, ids=self._ids)
         self._methods["apps.connections.open"] = self._apps_connections_open
         self._methods.update(self.canvas_methods())
+        self._methods.update(self.files_methods())
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -158,6 +163,7 @@ class SlackStandin(WebApi, FaultInjection, Canvases):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/socket/{ticket}", self._socket_mode.handle)
+        app.router.add_post("/upload/v1/{token}", self.handle_upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()

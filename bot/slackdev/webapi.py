@@ -493,7 +493,11 @@ class WebApi:
 
     def _chat_post_message(self, params: JSON) -> JSON:
         channel = self._channel(params, user_id_opens_dm=True)
-        content = self._checked_message(params)
+        message = self._post_file_message(channel, self._checked_message(params))
+        return {"channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    def _post_file_message(self, channel: str, content: JSON) -> JSON:
+        """The app's message in ``channel`` (a D… id for a DM): posted, or a file shared (``files``)."""
         message = {
             "type": "message",
             "user": self.bot_user_id,
@@ -505,7 +509,7 @@ class WebApi:
             "ts": self._next_ts(channel),
         }
         self._messages.setdefault(channel, []).append(message)
-        return {"channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
+        return message
 
     def _chat_update(self, params: JSON) -> JSON:
         channel = self._channel(params)

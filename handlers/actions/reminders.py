@@ -100,7 +100,7 @@ async def _change(
     if container.get("type") == "message":
         message = _outcome_message(body["message"], action_id, outcome)
         await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
-    await publish_home(client, svc.store, body["team"]["id"], user)
+    await publish_home(client, svc.store, body["team"]["id"], user, svc.groups)
     if changed:
         await update_card(found.postmortem_id, refresh_card(client, svc.store, found.postmortem_id))
         if svc.canvas:

@@ -53,11 +53,16 @@ def _postmortem_line(record: PostmortemRecord) -> str:
     )
 
 
-def home_view(actions: list[ActionContext], postmortems: list[PostmortemRecord], today: date) -> kit.JSON:
+def home_view(
+    actions: list[ActionContext], postmortems: list[PostmortemRecord], today: date, insights: list[kit.JSON]
+) -> kit.JSON:
+    """``insights``: the workspace's figures (``handlers.builders.insights.home_blocks``), for a postmortem owner."""
     blocks = [kit.header("My corrective actions"), *_action_blocks(actions, today), kit.divider()]
     blocks.append(kit.header("My postmortems"))
     blocks += [kit.section(_postmortem_line(r)) for r in postmortems[:MAX_POSTMORTEMS]]
     if not postmortems:
         blocks.append(kit.section("_None yet._"))
+    if insights:
+        blocks += [kit.divider(), *insights]
     blocks += [kit.divider(), kit.context(HELP)]
     return kit.home(blocks)

@@ -15,10 +15,12 @@ from bot.domain import template as t
 from bot.domain.catalog import Catalog
 from bot.domain.document import INCIDENT_ID_RULE, incident_id_problem
 from handlers.builders import exports, render
+from handlers.builders.insights import CHART_TITLE, insights_text
 from handlers.builders.modals import SectionMeta, notice_view, section_view
 from handlers.support.canvas import refresh_canvas, update_canvas
 from handlers.support.context import services
 from handlers.support.errors import UNKNOWN_OUTCOME, guarded
+from handlers.support.insights import app_redirect, chart, share, upload, workspace_figures
 from handlers.support.refresh import CardNotPosted, refresh_card, render_card
 from storage.records import IncidentIdTaken
 
@@ -210,6 +212,31 @@ async def _export(command: dict[str, Any], context: AsyncBoltContext, respond: A
     await respond(**await exports.export_message(record, fmt, zone))
 
 
+async def _insights(
+    command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    """The figures, ephemeral; the chart goes to the person's DM with the app and the answer links to it.
+
+    An ephemeral message cannot carry a file, and an image block pointing at a file needs the
+    file shared where the viewer can see it (and processed by Slack first): the DM is as
+    private as the ephemeral answer and keeps the picture after the answer is gone.
+    """
+    svc = services(context)
+    team, user = command["team_id"], command["user_id"]
+    figures = await workspace_figures(client, svc.store, svc.groups, team)
+    text = insights_text(figures)
+    try:
+        png = await chart(figures)
+        dm = (await client.conversations_open(users=user))["channel"]["id"]
+        file_id = await upload(client, png, "postmortem-insights.png", CHART_TITLE)
+        await share(client, file_id, CHART_TITLE, dm, "The 12-week trend you asked for with `/postmortem insights`.")
+        text += f"\nThe 12-week chart is in <{app_redirect(team, dm)}|our direct messages>."
+    except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
+        log.warning("insights chart not delivered to %s: %r", user, exc)
+        text += "\n_I couldn't send the chart this time; the figures above are complete._"
+    await respond(text=text, response_type="ephemeral")
+
+
 async def handle_postmortem(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
@@ -223,6 +250,9 @@ async def handle_postmortem(
     elif sub == "export":
         await ack()
         await _export(command, context, respond, args)
+    elif sub == "insights":
+        await ack()
+        await _insights(command, client, context, respond)
     elif sub == "help":
         await ack(text=help_text(services(context).catalog))
     else:

@@ -17,7 +17,8 @@ async def app_home_opened(
 ) -> None:
     if event.get("tab", "home") != "home":
         return
-    await publish_home(client, services(context).store, body["team_id"], event["user"])
+    svc = services(context)
+    await publish_home(client, svc.store, body["team_id"], event["user"], svc.groups)
 
 
 def register(app: AsyncApp) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.domain.catalog import Catalog
 from bot.domain.clock import Clock
+from handlers.support.insights import UserGroups
 from storage.store import Store
 
 _KEY = "services"
@@ -25,6 +26,8 @@ class Services:
     """``POSTMORTEM_CANVAS``: keep each postmortem as its channel's canvas too."""
     timeline_reaction: str = "pushpin"
     """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
+    groups: UserGroups = field(default_factory=UserGroups)
+    """Each workspace's user groups, the teams of the insights (a cache)."""
 
     @property
     def catalog(self) -> Catalog:

@@ -11,10 +11,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.insights import figures
 from handlers.builders.card import card_message
 from handlers.builders.home import MAX_POSTMORTEMS, home_view
+from handlers.builders.insights import home_blocks
 from handlers.support.errors import UNKNOWN_OUTCOME
+from handlers.support.insights import UserGroups
 from storage.card_lease import CardLeases, Lease
+from storage.insights_posts import InsightsPosts
 from storage.records import PostmortemRecord
 from storage.store import Store
 
@@ -56,7 +60,12 @@ async def render_card(
         except Exception:
             await leases.drop(lease)
             raise
-        lease = await leases.release(lease, posted)
+        lease = await leases.release(lease, posted, finished=bool(record and _all_done(record)))
+
+
+def _all_done(record: PostmortemRecord) -> bool:
+    """What the card calls finished: "Sections done: N/N"."""
+    return record.doc.sections_done == len(record.template.sections)
 
 
 async def _render_card(
@@ -130,8 +139,14 @@ async def update_card(postmortem_id: int, rendering: Awaitable[None]) -> None:
         log.warning("card of postmortem %s not refreshed (%s); the next change catches up", postmortem_id, reason)
 
 
-async def publish_home(client: AsyncWebClient, store: Store, team_id: str, user_id: str) -> None:
-    """A person's App Home as it is now."""
+async def publish_home(client: AsyncWebClient, store: Store, team_id: str, user_id: str, groups: UserGroups) -> None:
+    """A person's App Home as it is now; a postmortem owner's shows the workspace's insights too."""
     actions = await store.open_actions_for(team_id, user_id)
     postmortems = await store.postmortems_of(team_id, user_id, MAX_POSTMORTEMS)
-    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, store.clock.now().date()))
+    now = store.clock.now()
+    insights = []
+    if postmortems:
+        teams = await groups.of(client, team_id, now)
+        chart_link = await InsightsPosts(store).latest_chart(team_id)
+        insights = home_blocks(figures(await store.tally(team_id, now), teams), chart_link)
+    await client.views_publish(user_id=user_id, view=home_view(actions, postmortems, now.date(), insights))
