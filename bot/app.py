@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import ClientSession, web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -14,6 +16,7 @@ from bot.ratelimit import Limiter, PacedWebClient
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
+from bot.workspaces import Workspaces
 from handlers.builders.digest import digest_message
 from handlers.support.context import Services
 from handlers.support.metadata import metadata_key
@@ -35,31 +38,54 @@ BOLT_LOG = logging.getLogger("postmortem_bot.bolt")
 BOLT_LOG.addFilter(_OurClientIsMeant())
 
 
-def create_client(settings: Settings, session: ClientSession | None = None) -> AsyncWebClient:
+def create_client(
+    settings: Settings,
+    session: ClientSession | None = None,
+    *,
+    token: str | None = None,
+    limiter: Limiter | None = None,
+) -> AsyncWebClient:
     """Web API client for ``SLACK_API_URL``, paced within ``SLACK_RATE_LIMITS`` per method.
 
     A 429 pauses only its method for ``Retry-After``, then the call is made again.
     Connection errors are deliberately not retried here: resending a message whose first
     attempt may have arrived would post it twice. A shared ``session`` keeps connections
-    (and their TLS handshakes) alive between calls.
+    (and their TLS handshakes) alive between calls. ``token`` and ``limiter``: one workspace's
+    of the OAuth install (``bot.workspaces``).
     """
     return PacedWebClient(
-        limiter=Limiter(settings.rate_limits),
-        token=settings.slack_bot_token,
+        limiter=limiter or Limiter(settings.rate_limits),
+        token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
         logger=logging.getLogger("postmortem_bot.slack"),
     )
 
 
-def create_app(settings: Settings, store: Store, session: ClientSession | None = None) -> AsyncApp:
+def create_workspaces(settings: Settings, store: Store, session: ClientSession | None = None) -> Workspaces:
+    def make_client(token: str | None, limiter: Limiter) -> AsyncWebClient:
+        return create_client(settings, session, token=token, limiter=limiter)
+
+    return Workspaces(settings, store, make_client)
+
+
+def create_app(
+    settings: Settings, store: Store, session: ClientSession | None = None, workspaces: Workspaces | None = None
+) -> AsyncApp:
+    """In OAuth mode, Bolt's authorize gives each request's client its workspace's token."""
+    if settings.oauth and workspaces is None:
+        workspaces = create_workspaces(settings, store, session)
     app = AsyncApp(
         client=create_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
         logger=BOLT_LOG,
+        **_installed(workspaces),
     )
-    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
+    if workspaces is not None:
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: the tokens go
+        app.middleware(workspaces.pace)
+    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token or ""
     provided = Services(
         store=store,
         metadata_key=metadata_key(secret),
@@ -70,12 +96,24 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
     return app
 
 
+def _installed(workspaces: Workspaces | None) -> dict[str, object]:
+    if workspaces is None:
+        return {}
+    return {
+        "oauth_flow": workspaces.oauth_flow(),
+        "installation_store": workspaces.installations,
+        "installation_store_bot_only": True,
+    }
+
+
 def create_web_app(app: AsyncApp, store: Store, slack: SlackLink | None = None) -> web.Application:
     """Slack's requests at ``/slack/events``; ``/healthz`` is 200 only while the database answers
-    and, given ``slack``, while Slack takes the bot token."""
+    and, given ``slack``, while Slack takes the bot token. In OAuth mode, the install pages too."""
     web_app = web.Application()
     # Bolt's own secret: create_web_app's callers keep handing over only the app.
     web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret))
+    if app.oauth_flow is not None:
+        _add_install_pages(web_app, app.oauth_flow)
 
     async def healthz(_request: web.Request) -> web.Response:
         report = {"database": "up" if await ping(store.engine) else "down"}
@@ -88,5 +126,35 @@ def create_web_app(app: AsyncApp, store: Store, slack: SlackLink | None = None) 
     return web_app
 
 
-def create_sweeper(settings: Settings, store: Store, client: AsyncWebClient | None = None) -> Sweeper:
-    return Sweeper(store, client or create_client(settings), settings.reminder_policy, digest_message)
+def _add_install_pages(web_app: web.Application, flow: AsyncOAuthFlow) -> None:
+    """``/slack/install`` hands out a state (cookie and URL) and the "Add to Slack" link;
+    Slack sends the browser back to ``/slack/oauth_redirect`` with a code for the token."""
+
+    async def install(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def redirect(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    web_app.router.add_get(flow.install_path, install)
+    web_app.router.add_get(flow.redirect_uri_path, redirect)
+
+
+def create_sweeper(
+    settings: Settings,
+    store: Store,
+    client: AsyncWebClient | None = None,
+    session: ClientSession | None = None,
+    workspaces: Workspaces | None = None,
+) -> Sweeper:
+    """In OAuth mode the sweep covers every installation, each workspace with its own client
+    (and, given the app's ``workspaces``, the same limiter as the workspace's requests)."""
+    if settings.oauth and workspaces is None:
+        workspaces = create_workspaces(settings, store, session)
+    return Sweeper(
+        store,
+        client or create_client(settings, session),
+        settings.reminder_policy,
+        digest_message,
+        workspaces=workspaces.client if workspaces else None,
+    )

@@ -92,14 +92,16 @@ async def run(_args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
     """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
-    from bot.app import create_app, create_sweeper
+    from bot.app import create_app, create_sweeper, create_workspaces
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
-    app = create_app(settings, store, session)
-    slack = SlackLink(app.client)
+    workspaces = create_workspaces(settings, store, session) if settings.oauth else None
+    app = create_app(settings, store, session, workspaces)
+    slack = SlackLink(app.client, token=not settings.oauth)
     stop = _stop_on_signals()
-    timer = ReminderTimer(create_sweeper(settings, store, app.client), settings.reminder_sweep_minutes)
+    sweeper = create_sweeper(settings, store, app.client, session, workspaces)
+    timer = ReminderTimer(sweeper, settings.reminder_sweep_minutes)
     serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
         await _socket_mode(app, settings.slack_app_token or "", slack, stop, serve)
@@ -181,7 +183,7 @@ async def remind(args: argparse.Namespace) -> int:
     store = await _store(settings, clock=FixedClock(args.now) if args.now else None, catalog=settings.catalog())
     try:
         async with aiohttp.ClientSession() as session:
-            sweeper = create_sweeper(settings, store, create_client(settings, session))
+            sweeper = create_sweeper(settings, store, create_client(settings, session), session)
             report = await sweeper.sweep(dry_run=args.dry_run)
     finally:
         await store.engine.dispose()

@@ -16,6 +16,7 @@ from bot.domain.links import LinkTemplates, check_url_template
 from bot.domain.reminder_policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.domain.template import Role
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
+from storage.tokens import BadKey, TokenCipher
 
 
 class ConfigError(Exception):
@@ -115,8 +116,20 @@ class StorageSettings(BaseSettings):
         return value
 
 
+_OAUTH = ("slack_client_id", "slack_client_secret", "slack_state_secret")
+NO_MODE = (
+    "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET "
+    "and SLACK_STATE_SECRET (OAuth install for several workspaces)"
+)
+
+
 class Settings(StorageSettings):
-    slack_bot_token: str = Field(pattern=r"^xoxb-\S+$")
+    slack_bot_token: str | None = Field(default=None, pattern=r"^xoxb-\S+$")
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_state_secret: str | None = None
+    token_encryption_key: str | None = None
+    """Fernet keys, comma-separated: the first encrypts the tokens OAuth installs leave, all decrypt."""
     slack_signing_secret: str | None = None
     slack_app_token: str | None = Field(default=None, pattern=r"^xapp-\S+$")
     slack_api_url: str = "https://slack.com/api/"
@@ -162,10 +175,44 @@ class Settings(StorageSettings):
         return value
 
     @model_validator(mode="after")
+    def _one_mode(self) -> Settings:
+        """One workspace (``SLACK_BOT_TOKEN``), or the OAuth install, whose tokens are kept encrypted."""
+        given = [name for name in _OAUTH if getattr(self, name)]
+        if not given and not self.slack_bot_token:
+            raise ValueError(NO_MODE)
+        if given and len(given) < len(_OAUTH):
+            missing = next(name for name in _OAUTH if name not in given)
+            raise ValueError(f"{missing.upper()} is required for the OAuth install (with {given[0].upper()})")
+        if given and not self.token_encryption_key:
+            raise ValueError("TOKEN_ENCRYPTION_KEY is required for the OAuth install (see README, Several workspaces)")
+        if given and self.socket_mode:
+            raise ValueError("the OAuth install needs HTTP mode: unset SLACK_APP_TOKEN")
+        return self
+
+    @model_validator(mode="after")
     def _http_needs_secret(self) -> Settings:
         if not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
         return self
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                TokenCipher(_csv(value))
+            except BadKey as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def oauth(self) -> bool:
+        """Installed through ``/slack/install`` in any number of workspaces, a token each."""
+        return bool(self.slack_client_id)
+
+    @property
+    def token_cipher(self) -> TokenCipher:
+        return TokenCipher(_csv(self.token_encryption_key or ""))
 
     @property
     def socket_mode(self) -> bool:
