@@ -1,0 +1,252 @@
+"""The OAuth install for several workspaces, end to end: through /slack/install and
+/slack/oauth_redirect, each workspace's requests and reminders with its own token, tokens
+revoked or removed with the app, and the tokens unreadable in the database without the key."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+
+from bot.app import create_sweeper
+from bot.config import Settings
+from bot.demo import listeners_finished
+from bot.domain.clock import FixedClock
+from bot.domain.document import CorrectiveAction
+from bot.slackdev import SlackDriver, SlackStandin
+from bot.workspaces import BOT_SCOPES
+from storage.installations import SECRETS
+from storage.models import InstallationRow
+from storage.store import Store
+from tests.conftest import SIGNING_SECRET
+
+CLIENT_ID, CLIENT_SECRET, STATE_SECRET = "1111.2222", "oauth-client-secret", "oauth-state-secret"
+KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+TEAM_A, TEAM_B = "T0ACME0001", "T0BETA0001"
+ALICE, BOB = "U0ALICEA1", "U0BOBBB1"
+CHANNEL_A, CHANNEL_B = "C0ACMEINC", "C0BETAINC"
+STATE_COOKIE = "slack-app-oauth-state"
+
+
+@pytest.fixture
+def settings(standin: SlackStandin, database_url: str) -> Settings:
+    """OAuth mode: no SLACK_BOT_TOKEN, the app's credentials, and a key for the tokens."""
+    standin.oauth_app(CLIENT_ID, CLIENT_SECRET)
+    return Settings(
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_state_secret=STATE_SECRET,
+        token_encryption_key=KEY,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=standin.api_url,
+        database_url=database_url,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(autouse=True)
+def workspaces(standin: SlackStandin) -> None:
+    for team, user, channel in ((TEAM_A, ALICE, CHANNEL_A), (TEAM_B, BOB, CHANNEL_B)):
+        standin.add_workspace(team)
+        standin.add_user(user, team_id=team, tz="Europe/London")
+        standin.add_channel(channel, team)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """Cookies by hand: Bolt marks the state cookie Secure, and the test server is plain HTTP."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        yield session
+
+
+async def start_install(browser: aiohttp.ClientSession, app_url: str) -> str:
+    """Open /slack/install: the state in the "Add to Slack" link, also set as the browser's cookie."""
+    async with browser.get(app_url + "/slack/install") as page:
+        assert page.status == 200
+        link = html.unescape(re.search(r'href="(https://slack.com/oauth/v2/authorize[^"]+)"', await page.text())[1])
+        cookie = page.cookies[STATE_COOKIE].value
+    state = re.search(r"[?&]state=([^&]+)", link)[1]
+    assert state == cookie and f"client_id={CLIENT_ID}" in link
+    return state
+
+
+async def finish_install(
+    browser: aiohttp.ClientSession, app_url: str, state: str, code: str, cookie: str | None = None
+) -> int:
+    """Slack sends the browser back with the code and the state."""
+    headers = {"Cookie": f"{STATE_COOKIE}={cookie or state}"}
+    params = {"code": code, "state": state}
+    async with browser.get(app_url + "/slack/oauth_redirect", params=params, headers=headers) as page:
+        return page.status
+
+
+async def install(browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, team: str, user: str) -> str:
+    """The whole install, as a person of ``team`` clicks through it; the token Slack issued."""
+    state = await start_install(browser, app_url)
+    assert await finish_install(browser, app_url, state, standin.authorize(team, user, client_id=CLIENT_ID)) == 200
+    token = standin.workspace(team).bot_token
+    assert token is not None
+    return token
+
+
+def tokens_since(standin: SlackStandin, first: int) -> set[str | None]:
+    return {c.token for c in standin.calls[first:] if c.method != "oauth.v2.access"}
+
+
+async def test_two_workspaces_each_use_their_own_token_on_every_call(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, slack: SlackDriver
+) -> None:
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
+    assert token_a != token_b
+    for team, user, channel, token in ((TEAM_A, ALICE, CHANNEL_A, token_a), (TEAM_B, BOB, CHANNEL_B, token_b)):
+        first = len(standin.calls)
+        with standin.acting_as(team):
+            assert (await slack.command(f"start inc-{team}", user=user, channel=channel)).status == 200
+        await standin.wait_until(lambda c=channel: standin.messages(c))
+        await listeners_finished()
+        assert standin.current_view(user) is not None  # the section 1 modal opened
+        assert f"inc-{team}" in str(standin.messages(channel)[0]["blocks"])
+        assert tokens_since(standin, first) == {token}
+
+
+async def test_a_forged_or_replayed_state_is_refused(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store
+) -> None:
+    state = await start_install(browser, app_url)
+    code = standin.authorize(TEAM_A, ALICE, client_id=CLIENT_ID)
+    forged = state[:-4] + ("AAAA" if not state.endswith("AAAA") else "BBBB")
+    assert await finish_install(browser, app_url, forged, code) >= 400  # the browser carries the forged one too
+    assert await finish_install(browser, app_url, state, code, cookie="another-browser") >= 400
+    assert standin.calls_to("oauth.v2.access") == []
+
+    assert await finish_install(browser, app_url, state, code) == 200
+    again = standin.authorize(TEAM_B, BOB, client_id=CLIENT_ID)
+    assert await finish_install(browser, app_url, state, again) >= 400  # the state was used
+    assert len(standin.calls_to("oauth.v2.access")) == 1
+    assert await _installed_teams(store) == [TEAM_A]
+
+
+async def test_a_state_expires_on_the_apps_clock(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, clock: FixedClock, store: Store
+) -> None:
+    state = await start_install(browser, app_url)
+    clock.set(clock.now() + timedelta(minutes=11))
+    assert await finish_install(browser, app_url, state, standin.authorize(TEAM_A, ALICE, client_id=CLIENT_ID)) >= 400
+    assert await _installed_teams(store) == []
+
+
+async def _installed_teams(store: Store) -> list[str]:
+    async with store.engine.connect() as connection:
+        return sorted((await connection.scalars(select(InstallationRow.team_id))).all())
+
+
+async def _seed(store: Store, team: str, channel: str, owner: str) -> None:
+    """A postmortem of ``team`` with an action of ``owner`` a week overdue."""
+    record, _ = await store.open_postmortem(team, channel, owner, f"inc-{team}")
+    overdue = store.clock.now().date() - timedelta(days=7)
+    await store.save_action(record.id, CorrectiveAction(action="Fix it", kind="other", owner=owner, due=overdue), owner)
+
+
+def _dms(standin: SlackStandin) -> dict[str, set[str | None]]:
+    """Per recipient, the tokens their reminder DMs were sent with."""
+    sent: dict[str, set[str | None]] = {}
+    for call in standin.calls_to("chat.postMessage"):
+        if call.response and call.response.get("ok") and str(call.params["channel"]).startswith("U"):
+            sent.setdefault(str(call.params["channel"]), set()).add(call.token)
+    return sent
+
+
+async def test_the_sweep_reminds_each_workspace_with_its_own_token(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+) -> None:
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    report = await create_sweeper(settings, store).sweep()
+    assert report.messages == 2
+    assert _dms(standin) == {ALICE: {token_a}, BOB: {token_b}}
+    assert {c.token for c in standin.calls_to("users.info") if c.params["user"] == ALICE} == {token_a}
+
+
+async def test_a_revoked_workspace_gets_no_reminders_and_keeps_its_postmortems(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+) -> None:
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    async with SlackDriver(app_url + "/slack/events", SIGNING_SECRET, standin) as slack:
+        with standin.acting_as(TEAM_B):
+            assert (await slack.tokens_revoked()).status == 200
+        await listeners_finished()
+    first = len(standin.calls)
+    report = await create_sweeper(settings, store).sweep()
+    assert _dms(standin) == {ALICE: {token_a}} and report.messages == 1
+    assert token_b not in tokens_since(standin, first)
+    assert await store.by_incident(f"inc-{TEAM_B}", TEAM_B) is not None
+
+
+async def test_an_uninstalled_workspace_loses_its_tokens(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, slack: SlackDriver
+) -> None:
+    await install(browser, app_url, standin, TEAM_A, ALICE)
+    await install(browser, app_url, standin, TEAM_B, BOB)
+    with standin.acting_as(TEAM_A):
+        assert (await slack.app_uninstalled()).status == 200
+    await listeners_finished()
+    assert await _installed_teams(store) == [TEAM_B]
+
+
+async def test_a_token_slack_revoked_unannounced_holds_up_no_other_workspace(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+) -> None:
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    await install(browser, app_url, standin, TEAM_B, BOB)
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    standin.uninstall(TEAM_B)  # its app_uninstalled event never arrived
+    report = await create_sweeper(settings, store).sweep()
+    assert _dms(standin) == {ALICE: {token_a}} and report.messages == 1
+    assert report.failed == 1  # Bob's, refused with token_revoked: the next sweep tries again
+
+
+async def test_tokens_are_unreadable_in_the_database_without_the_key(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store
+) -> None:
+    token = await install(browser, app_url, standin, TEAM_A, ALICE)
+    async with store.engine.connect() as connection:
+        row = (await connection.execute(select(InstallationRow.__table__))).one()
+    assert token not in repr(tuple(row)) and token.split("-", 2)[-1] not in repr(tuple(row))
+    with pytest.raises(InvalidToken):
+        Fernet(NEW_KEY.encode()).decrypt(row.bot_token.encode())
+    assert Fernet(KEY.encode()).decrypt(row.bot_token.encode()).decode() == token
+
+
+async def test_a_new_key_first_reads_old_tokens_and_rewrites_them_under_itself(
+    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+) -> None:
+    token = await install(browser, app_url, standin, TEAM_A, ALICE)
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    rotated = settings.model_copy(update={"token_encryption_key": f"{NEW_KEY},{KEY}"})
+    assert (await create_sweeper(rotated, store).sweep()).messages == 1
+    async with store.engine.connect() as connection:
+        ciphertexts = (await connection.execute(select(*(InstallationRow.__table__.c[n] for n in SECRETS)))).one()
+    assert Fernet(NEW_KEY.encode()).decrypt(ciphertexts.bot_token.encode()).decode() == token
+    only_new = settings.model_copy(update={"token_encryption_key": NEW_KEY})
+    assert _dms(standin) == {ALICE: {token}}
+    assert (await create_sweeper(only_new, store).workspaces(TEAM_A)) is not None
+
+
+def test_an_install_asks_for_the_manifests_scopes() -> None:
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+    assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
