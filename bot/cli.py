@@ -97,6 +97,8 @@ async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSessio
     from bot.slacklink import SlackLink
 
     workspaces = create_workspaces(settings, store, session) if settings.oauth else None
+    if workspaces is not None and (rekeyed := await workspaces.installations.rekey()):
+        log.info("%d installation(s) encrypted again under the first TOKEN_ENCRYPTION_KEY", rekeyed)
     app = create_app(settings, store, session, workspaces)
     slack = SlackLink(app.client, token=not settings.oauth)
     stop = _stop_on_signals()

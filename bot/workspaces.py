@@ -51,6 +51,8 @@ class Workspaces:
         self.installations = InstallationStore(store, settings.token_cipher, settings.slack_client_id or "")
         self.states = OAuthStateStore(store, settings.slack_state_secret or "", STATE_SECONDS)
         self._limiters: dict[str, Limiter] = {}
+        self._org_teams: set[str] = set()
+        """Workspaces of org-wide installs this process has noted (the database has them all)."""
 
     def limiter(self, team_id: str) -> Limiter:
         if team_id not in self._limiters:
@@ -77,8 +79,17 @@ class Workspaces:
 
     async def pace(self, context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
         """Middleware: a request's calls (made with its workspace's token, which Bolt's authorize
-        put on its client) wait out that workspace's 429s only."""
+        put on its client) wait out that workspace's 429s only; a workspace first met under an
+        org-wide install is noted."""
         team = context.team_id or context.enterprise_id
         if team and context.client is not None:
             context.client.retry_handlers = [RateLimitRetry(self.limiter(team))]
+        if context.is_enterprise_install and context.team_id and context.enterprise_id:
+            await self._note_org_team(context.team_id, context.enterprise_id)
         return await next()
+
+    async def _note_org_team(self, team_id: str, enterprise_id: str) -> None:
+        """So that the sweep finds the org's token for this workspace's postmortems."""
+        if team_id not in self._org_teams:
+            await self.installations.note_org_team(team_id, enterprise_id)
+            self._org_teams.add(team_id)

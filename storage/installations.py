@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.base import StoreBase
-from storage.models import InstallationRow, OAuthStateRow
+from storage.models import InstallationRow, OAuthStateRow, OrgTeamRow
 from storage.tokens import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,24 @@ class InstallationStore(AsyncInstallationStore):
         return await self._find(where, user_id)
 
     async def bot_for_team(self, team_id: str) -> Bot | None:
-        """The bot of a workspace, whatever org it is in: what the reminder sweep, which knows
-        a postmortem only by its team id, delivers with."""
+        """The bot of a workspace, installed there or org-wide on its Enterprise Grid: what the
+        reminder sweep, which knows a postmortem only by its team id, delivers with."""
         installation = await self._find([_rows.client_id == self.client_id, _rows.team_id == team_id], None)
+        if installation is None:
+            org = select(OrgTeamRow.enterprise_id).where(OrgTeamRow.team_id == team_id).scalar_subquery()
+            org_wide = [_rows.client_id == self.client_id, _rows.team_id == "", _rows.enterprise_id == org]
+            installation = await self._find(org_wide, None)
         return installation.to_bot() if installation is not None else None
+
+    async def note_org_team(self, team_id: str, enterprise_id: str) -> None:
+        """A request from ``team_id`` came under ``enterprise_id``'s org-wide install."""
+        try:
+            async with self.store.engine.begin() as connection:
+                await connection.execute(
+                    insert(OrgTeamRow.__table__), {"team_id": team_id, "enterprise_id": enterprise_id}
+                )
+        except IntegrityError:
+            pass  # noted already, by this request's twin or another replica
 
     async def _find(self, where: list[ColumnElement[bool]], user_id: str | None) -> Installation | None:
         """The newest install that has a bot token (or, given ``user_id``, that person's)."""
@@ -147,17 +161,24 @@ class InstallationStore(AsyncInstallationStore):
             **{name: self.cipher.decrypt(getattr(row, name)) for name in SECRETS},
         )
 
-    async def _renew_stale(self, row: Any) -> None:
+    async def rekey(self) -> int:
+        """Every token kept under an older key written again under the first; how many installs had one."""
+        async with self.store.engine.connect() as connection:
+            rows = (await connection.execute(select(InstallationRow.__table__))).all()
+        return sum([await self._renew_stale(row) for row in rows])
+
+    async def _renew_stale(self, row: Any) -> bool:
         """Key rotation, done lazily: tokens read under an older key are written back under the first."""
         stale = [name for name in SECRETS if self.cipher.stale(getattr(row, name))]
         if not stale:
-            return
+            return False
         renewed = {name: self.cipher.encrypt(self.cipher.decrypt(getattr(row, name))) for name in stale}
         unchanged = [_rows[name] == getattr(row, name) for name in stale]
         async with self.store.engine.begin() as connection:
             await connection.execute(
                 update(InstallationRow.__table__).where(_rows.id == row.id, *unchanged).values(renewed)
             )
+        return True
 
     async def async_delete_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False

@@ -281,3 +281,13 @@ class OAuthStateRow(Base):
 
     state: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OrgTeamRow(Base):
+    """A workspace met in a request under an org-wide install: which org's install serves it
+    where only its team id is known (a postmortem's reminders)."""
+
+    __tablename__ = "org_teams"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32))

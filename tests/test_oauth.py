@@ -16,22 +16,21 @@ import yaml
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
-from bot.app import create_sweeper
+from bot.app import create_sweeper, create_workspaces
 from bot.config import Settings
 from bot.demo import listeners_finished
 from bot.domain.clock import FixedClock
 from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
 from bot.workspaces import BOT_SCOPES
-from storage.installations import SECRETS
 from storage.models import InstallationRow
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
 
 CLIENT_ID, CLIENT_SECRET, STATE_SECRET = "1111.2222", "oauth-client-secret", "oauth-state-secret"
 KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-TEAM_A, TEAM_B = "T0ACME0001", "T0BETA0001"
-ALICE, BOB = "U0ALICEA1", "U0BOBBB1"
+TEAM_A, TEAM_B, TEAM_ORG, ORG = "T0ACME0001", "T0BETA0001", "T0GRID0001", "E0GRID0001"
+ALICE, BOB, CAROL = "U0ALICEA1", "U0BOBBB1", "U0CAROLC1"
 CHANNEL_A, CHANNEL_B = "C0ACMEINC", "C0BETAINC"
 STATE_COOKIE = "slack-app-oauth-state"
 
@@ -116,6 +115,36 @@ async def test_two_workspaces_each_use_their_own_token_on_every_call(
         assert standin.current_view(user) is not None  # the section 1 modal opened
         assert f"inc-{team}" in str(standin.messages(channel)[0]["blocks"])
         assert tokens_since(standin, first) == {token}
+
+
+async def test_an_org_wide_install_serves_its_workspaces_requests_and_reminders(
+    browser: aiohttp.ClientSession,
+    app_url: str,
+    standin: SlackStandin,
+    slack: SlackDriver,
+    store: Store,
+    settings: Settings,
+) -> None:
+    """Enterprise Grid, as slack_bolt defines it: an org-wide install belongs to no workspace."""
+    standin.add_workspace(TEAM_ORG, enterprise_id=ORG)
+    standin.add_user(CAROL, team_id=TEAM_ORG, tz="Europe/London")
+    standin.add_channel("C0ORGINC01", TEAM_ORG)
+    state = await start_install(browser, app_url)
+    code = standin.authorize(TEAM_ORG, CAROL, client_id=CLIENT_ID, org_wide=True)
+    assert await finish_install(browser, app_url, state, code) == 200
+    token = standin.workspace(TEAM_ORG).bot_token
+    assert await _installed_teams(store) == [""]  # the org's, found by the org's id
+    with standin.acting_as(TEAM_ORG):
+        await slack.command("start inc-org", user=CAROL, channel="C0ORGINC01")
+    await standin.wait_until(lambda: standin.messages("C0ORGINC01"))
+    await listeners_finished()
+    record = await store.by_channel(TEAM_ORG, "C0ORGINC01")
+    assert record is not None
+    overdue = store.clock.now().date() - timedelta(days=7)
+    await store.save_action(record.id, CorrectiveAction(action="Fix", kind="other", owner=CAROL, due=overdue), CAROL)
+    assert (await create_sweeper(settings, store).sweep()).messages == 1
+    assert _dms(standin) == {CAROL: {token}}
+    assert {c.token for c in standin.calls if c.method != "oauth.v2.access"} == {token}
 
 
 async def test_a_forged_or_replayed_state_is_refused(
@@ -235,18 +264,21 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
 async def test_a_new_key_first_reads_old_tokens_and_rewrites_them_under_itself(
     browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
 ) -> None:
-    token = await install(browser, app_url, standin, TEAM_A, ALICE)
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
     await _seed(store, TEAM_A, CHANNEL_A, ALICE)
     rotated = settings.model_copy(update={"token_encryption_key": f"{NEW_KEY},{KEY}"})
-    assert (await create_sweeper(rotated, store).sweep()).messages == 1
-    async with store.engine.connect() as connection:
-        ciphertexts = (await connection.execute(select(*(InstallationRow.__table__.c[n] for n in SECRETS)))).one()
-    assert Fernet(NEW_KEY.encode()).decrypt(ciphertexts.bot_token.encode()).decode() == token
-    only_new = settings.model_copy(update={"token_encryption_key": NEW_KEY})
-    assert _dms(standin) == {ALICE: {token}}
-    assert (await create_sweeper(only_new, store).workspaces(TEAM_A)) is not None
+    assert (await create_sweeper(rotated, store).sweep()).messages == 1  # read under the old key, as it is used
+    assert _dms(standin) == {ALICE: {token_a}}
+    assert await create_workspaces(rotated, store).installations.rekey() == 1  # the rest, as `run` starts: B's
+    only_new = create_workspaces(settings.model_copy(update={"token_encryption_key": NEW_KEY}), store)
+    for team, token in ((TEAM_A, token_a), (TEAM_B, token_b)):
+        bot = await only_new.installations.bot_for_team(team)
+        assert bot is not None and bot.bot_token == token
 
 
-def test_an_install_asks_for_the_manifests_scopes() -> None:
+def test_an_install_asks_for_the_manifests_scopes_and_comes_back_to_its_redirect_url() -> None:
     manifest = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
     assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
+    redirects = manifest["oauth_config"]["redirect_urls"]
+    assert len(redirects) == 1 and redirects[0].endswith("/slack/oauth_redirect")

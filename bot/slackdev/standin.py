@@ -272,7 +272,8 @@ class SlackStandin(Workspaces, WebApi, FaultInjection, Canvases):
             "command": command,
             "text": text,
             "api_app_id": self.app_id,
-            "is_enterprise_install": "false",
+            **({"enterprise_id": self.current.enterprise_id} if self.current.enterprise_id else {}),
+            "is_enterprise_install": "true" if self.current.org_install else "false",
             "response_url": response_url or self.new_response_url(),
             "trigger_id": trigger_id or self.issue_trigger(user),
         }

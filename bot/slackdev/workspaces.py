@@ -37,6 +37,8 @@ class Workspace:
     bot_id: str
     bot_token: str | None = None
     enterprise_id: str | None = None
+    org_install: bool = False
+    """Installed org-wide on its Enterprise Grid: requests come with ``is_enterprise_install``."""
     channels: set[str] = field(default_factory=set)
 
 
@@ -46,6 +48,7 @@ class _Code:
     user_id: str
     client_id: str
     issued_at: float
+    org_wide: bool = False
     used: bool = False
 
 
@@ -116,10 +119,11 @@ class Workspaces:
         """The app's credentials (Basic Information > App Credentials)."""
         self._oauth_app = (client_id, client_secret)
 
-    def authorize(self, team_id: str, user_id: str, *, client_id: str) -> str:
-        """Someone in ``team_id`` clicks Allow on the authorize page: the code Slack redirects with."""
+    def authorize(self, team_id: str, user_id: str, *, client_id: str, org_wide: bool = False) -> str:
+        """Someone in ``team_id`` clicks Allow on the authorize page (``org_wide``: an org admin
+        installs it for the workspace's whole Enterprise Grid): the code Slack redirects with."""
         code = f"{team_id}.{secrets.token_hex(12)}"
-        self._codes[code] = _Code(team_id, user_id, client_id, self.clock())
+        self._codes[code] = _Code(team_id, user_id, client_id, self.clock(), org_wide)
         return code
 
     def uninstall(self, team_id: str) -> None:
@@ -143,22 +147,25 @@ class Workspaces:
         if code.used:
             raise ApiError("code_already_used")
         code.used = True
-        return self._grant(self._workspaces[code.team_id], code.user_id)
+        return self._grant(self._workspaces[code.team_id], code.user_id, code.org_wide)
 
-    def _grant(self, workspace: Workspace, user_id: str) -> JSON:
+    def _grant(self, workspace: Workspace, user_id: str, org_wide: bool) -> JSON:
+        """Slack's answer: an org-wide install names the org, and no workspace."""
         if workspace.bot_token is None:
             workspace.bot_token = f"xoxb-{workspace.team_id}-{secrets.token_hex(8)}"
             self._teams_of_tokens[workspace.bot_token] = workspace.team_id
+        workspace.org_install = org_wide and workspace.enterprise_id is not None
         enterprise = {"id": workspace.enterprise_id, "name": "Org"} if workspace.enterprise_id else None
+        team = None if workspace.org_install else {"id": workspace.team_id, "name": workspace.team_name}
         return {
             "access_token": workspace.bot_token,
             "token_type": "bot",
             "scope": BOT_SCOPES,
             "bot_user_id": workspace.bot_user_id,
             "app_id": self.app_id,
-            "team": {"id": workspace.team_id, "name": workspace.team_name},
+            "team": team,
             "enterprise": enterprise,
-            "is_enterprise_install": False,
+            "is_enterprise_install": workspace.org_install,
             "authed_user": {"id": user_id},
         }
 

@@ -1,4 +1,5 @@
-"""installations: the app installed in several workspaces (OAuth), and the OAuth states handed out
+"""installations: the app installed in several workspaces (OAuth), the OAuth states handed out,
+and the workspaces met under org-wide installs
 
 Revision ID: 0014_installations
 Revises: 0013_eval_cases
@@ -40,9 +41,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("state"),
     )
     op.create_index("ix_oauth_states_expires_at", "oauth_states", ["expires_at"], unique=False)
+    op.create_table(
+        "org_teams",
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("enterprise_id", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("team_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("org_teams")
     op.drop_index("ix_oauth_states_expires_at", table_name="oauth_states")
     op.drop_table("oauth_states")
     op.drop_table("installations")
