@@ -4,6 +4,7 @@ revoked or removed with the app, and the tokens unreadable in the database witho
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import AsyncIterator
@@ -14,6 +15,8 @@ import aiohttp
 import pytest
 import yaml
 from cryptography.fernet import Fernet, InvalidToken
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.app import create_sweeper, create_workspaces
@@ -96,15 +99,28 @@ async def install(browser: aiohttp.ClientSession, app_url: str, standin: SlackSt
     return token
 
 
+@pytest.fixture
+async def tokens(browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin) -> tuple[str, str]:
+    """Both workspaces installed through the redirect flow: A's token, B's token."""
+    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
+    return token_a, await install(browser, app_url, standin, TEAM_B, BOB)
+
+
+@pytest.fixture
+async def overdue(store: Store) -> None:
+    """Alice in A and Bob in B each own an action a week overdue."""
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+
+
 def tokens_since(standin: SlackStandin, first: int) -> set[str | None]:
     return {c.token for c in standin.calls[first:] if c.method != "oauth.v2.access"}
 
 
 async def test_two_workspaces_each_use_their_own_token_on_every_call(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, slack: SlackDriver
+    tokens: tuple[str, str], standin: SlackStandin, slack: SlackDriver
 ) -> None:
-    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
-    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
+    token_a, token_b = tokens
     assert token_a != token_b
     for team, user, channel, token in ((TEAM_A, ALICE, CHANNEL_A, token_a), (TEAM_B, BOB, CHANNEL_B, token_b)):
         first = len(standin.calls)
@@ -195,12 +211,9 @@ def _dms(standin: SlackStandin) -> dict[str, set[str | None]]:
 
 
 async def test_the_sweep_reminds_each_workspace_with_its_own_token(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+    tokens: tuple[str, str], overdue: None, standin: SlackStandin, store: Store, settings: Settings
 ) -> None:
-    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
-    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
-    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
-    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    token_a, token_b = tokens
     report = await create_sweeper(settings, store).sweep()
     assert report.messages == 2
     assert _dms(standin) == {ALICE: {token_a}, BOB: {token_b}}
@@ -208,16 +221,12 @@ async def test_the_sweep_reminds_each_workspace_with_its_own_token(
 
 
 async def test_a_revoked_workspace_gets_no_reminders_and_keeps_its_postmortems(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+    tokens: tuple[str, str], overdue: None, standin: SlackStandin, slack: SlackDriver, store: Store, settings: Settings
 ) -> None:
-    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
-    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
-    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
-    await _seed(store, TEAM_B, CHANNEL_B, BOB)
-    async with SlackDriver(app_url + "/slack/events", SIGNING_SECRET, standin) as slack:
-        with standin.acting_as(TEAM_B):
-            assert (await slack.tokens_revoked()).status == 200
-        await listeners_finished()
+    token_a, token_b = tokens
+    with standin.acting_as(TEAM_B):
+        assert (await slack.tokens_revoked()).status == 200
+    await listeners_finished()
     first = len(standin.calls)
     report = await create_sweeper(settings, store).sweep()
     assert _dms(standin) == {ALICE: {token_a}} and report.messages == 1
@@ -226,10 +235,8 @@ async def test_a_revoked_workspace_gets_no_reminders_and_keeps_its_postmortems(
 
 
 async def test_an_uninstalled_workspace_loses_its_tokens(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, slack: SlackDriver
+    tokens: tuple[str, str], standin: SlackStandin, store: Store, slack: SlackDriver
 ) -> None:
-    await install(browser, app_url, standin, TEAM_A, ALICE)
-    await install(browser, app_url, standin, TEAM_B, BOB)
     with standin.acting_as(TEAM_A):
         assert (await slack.app_uninstalled()).status == 200
     await listeners_finished()
@@ -237,16 +244,33 @@ async def test_an_uninstalled_workspace_loses_its_tokens(
 
 
 async def test_a_token_slack_revoked_unannounced_holds_up_no_other_workspace(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+    tokens: tuple[str, str], overdue: None, standin: SlackStandin, store: Store, settings: Settings
 ) -> None:
-    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
-    await install(browser, app_url, standin, TEAM_B, BOB)
-    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
-    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    token_a, _ = tokens
     standin.uninstall(TEAM_B)  # its app_uninstalled event never arrived
     report = await create_sweeper(settings, store).sweep()
     assert _dms(standin) == {ALICE: {token_a}} and report.messages == 1
     assert report.failed == 1  # Bob's, refused with token_revoked: the next sweep tries again
+
+
+async def test_one_workspaces_rate_limit_holds_up_no_other_workspace(
+    tokens: tuple[str, str], standin: SlackStandin, store: Store, settings: Settings
+) -> None:
+    """Slack's limits are per workspace: B's 429 pauses B's DMs for its Retry-After, not A's."""
+    token_a, _ = tokens
+    await _seed(store, TEAM_B, CHANNEL_B, BOB)
+    standin.fail_next("chat.postMessage", status=429, retry_after=3600, team_id=TEAM_B)
+    sweeper = create_sweeper(settings, store)
+    paused = asyncio.create_task(sweeper.sweep())  # B's digest waits an hour to be sent again
+    await standin.wait_until(lambda: standin.calls_to("chat.postMessage"))
+    await _seed(store, TEAM_A, CHANNEL_A, ALICE)
+    second = asyncio.create_task(sweeper.sweep())
+    try:
+        await standin.wait_until(second.done)
+    finally:
+        paused.cancel()
+        second.cancel()
+    assert _dms(standin) == {ALICE: {token_a}}
 
 
 async def test_tokens_are_unreadable_in_the_database_without_the_key(
@@ -262,10 +286,9 @@ async def test_tokens_are_unreadable_in_the_database_without_the_key(
 
 
 async def test_a_new_key_first_reads_old_tokens_and_rewrites_them_under_itself(
-    browser: aiohttp.ClientSession, app_url: str, standin: SlackStandin, store: Store, settings: Settings
+    tokens: tuple[str, str], standin: SlackStandin, store: Store, settings: Settings
 ) -> None:
-    token_a = await install(browser, app_url, standin, TEAM_A, ALICE)
-    token_b = await install(browser, app_url, standin, TEAM_B, BOB)
+    token_a, token_b = tokens
     await _seed(store, TEAM_A, CHANNEL_A, ALICE)
     rotated = settings.model_copy(update={"token_encryption_key": f"{NEW_KEY},{KEY}"})
     assert (await create_sweeper(rotated, store).sweep()).messages == 1  # read under the old key, as it is used
@@ -282,3 +305,35 @@ def test_an_install_asks_for_the_manifests_scopes_and_comes_back_to_its_redirect
     assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
     redirects = manifest["oauth_config"]["redirect_urls"]
     assert len(redirects) == 1 and redirects[0].endswith("/slack/oauth_redirect")
+
+
+async def test_the_standin_keeps_each_token_to_its_own_workspace(standin: SlackStandin) -> None:
+    standin.oauth_app(CLIENT_ID, CLIENT_SECRET)
+    oauth = AsyncWebClient(base_url=standin.api_url)
+    code = standin.authorize(TEAM_A, ALICE, client_id=CLIENT_ID)
+    with pytest.raises(SlackApiError, match="bad_client_secret"):
+        await oauth.oauth_v2_access(client_id=CLIENT_ID, client_secret="guessed", code=code)
+    granted = await oauth.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+    assert granted["team"]["id"] == TEAM_A and granted["authed_user"]["id"] == ALICE
+    with pytest.raises(SlackApiError, match="code_already_used"):
+        await oauth.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+
+    acme = AsyncWebClient(token=granted["access_token"], base_url=standin.api_url)
+    assert (await acme.auth_test())["team_id"] == TEAM_A
+    assert (await acme.chat_postMessage(channel=CHANNEL_A, text="hi"))["ok"]
+    for call, error in (
+        (acme.chat_postMessage(channel=CHANNEL_B, text="hi"), "channel_not_found"),
+        (acme.users_info(user=BOB), "user_not_found"),
+        (acme.chat_postMessage(channel=BOB, text="hi"), "channel_not_found"),
+        (acme.chat_postMessage(channel="C0INCIDENT", text="hi"), "channel_not_found"),  # the default workspace's
+    ):
+        with pytest.raises(SlackApiError, match=error):
+            await call
+    default = AsyncWebClient(token=standin.bot_token, base_url=standin.api_url)
+    assert (await default.auth_test())["team_id"] == standin.team_id != TEAM_A
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        await default.chat_postMessage(channel=CHANNEL_A, text="hi")
+
+    standin.uninstall(TEAM_A)
+    with pytest.raises(SlackApiError, match="token_revoked"):
+        await acme.auth_test()

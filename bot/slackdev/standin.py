@@ -365,7 +365,10 @@ class SlackStandin(Workspaces, WebApi, FaultInjection, Canvases):
         params.pop("token", None)
         if method in _APP_TOKEN_METHODS:
             token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
-        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(method)
+        caller = self.caller(token) if token else None
+        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(
+            method, caller.team_id if caller else None
+        )
         if fault is not None and not fault.drop:
             return self._fail(method, params, fault, token)
         await self._slow_down(method)
