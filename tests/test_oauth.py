@@ -29,6 +29,7 @@ from bot.workspaces import BOT_SCOPES
 from storage.models import InstallationRow
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
+from tests.test_cli import _exit, _health, _run, _run_env, _until
 
 CLIENT_ID, CLIENT_SECRET, STATE_SECRET = "1111.2222", "oauth-client-secret", "oauth-state-secret"
 KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -337,3 +338,21 @@ async def test_the_standin_keeps_each_token_to_its_own_workspace(standin: SlackS
     standin.uninstall(TEAM_A)
     with pytest.raises(SlackApiError, match="token_revoked"):
         await acme.auth_test()
+
+
+async def test_run_serves_the_install_pages_with_no_bot_token(standin: SlackStandin, tmp_path: Path) -> None:
+    """`postmortem-bot run` in OAuth mode: no token to check with auth.test; api.test says Slack answers."""
+    env = _run_env(tmp_path, standin.api_url, "", SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    del env["SLACK_BOT_TOKEN"]
+    env |= {"SLACK_STATE_SECRET": STATE_SECRET, "TOKEN_ENCRYPTION_KEY": f"{NEW_KEY},{KEY}"}
+    process = await _run(env)
+    try:
+        health = await _until(lambda: _health(env["PORT"]), lambda health: health[0] == 200)
+        assert health == (200, {"ok": True, "database": "up", "slack": "up"})
+        async with aiohttp.ClientSession() as browser:
+            state = await start_install(browser, f"http://127.0.0.1:{env['PORT']}")
+        assert state
+    finally:
+        stderr = await _exit(process, stop=True)
+    assert process.returncode == 0, stderr
+    assert standin.calls_to("auth.test") == [] and standin.calls_to("api.test")

@@ -418,13 +418,14 @@ class SlackStandin(Workspaces, WebApi, FaultInjection, Canvases):
             return self._answered(lambda: handler(params))
         if not token:
             return {"ok": False, "error": "not_authed"}
-        workspace = None if method in _APP_TOKEN_METHODS else self.caller(token)
-        if method in _APP_TOKEN_METHODS and token == self.app_token:
-            return self._answered(lambda: handler(params))
+        # A valid token of the wrong kind is refused as such; any other one is not a token at all.
+        if method in _APP_TOKEN_METHODS:
+            if token == self.app_token:
+                return self._answered(lambda: handler(params))
+            return {"ok": False, "error": "not_allowed_token_type" if self.caller(token) else self.refusal(token)}
+        workspace = self.caller(token)
         if workspace is None:
-            # A valid token of the wrong kind is refused as such; any other one is not a token at all.
-            known = token == self.app_token or self.caller(token) is not None
-            return {"ok": False, "error": "not_allowed_token_type" if known else self.refusal(token)}
+            return {"ok": False, "error": "not_allowed_token_type" if token == self.app_token else self.refusal(token)}
         with self.acting_as(workspace.team_id):
             return self._answered(lambda: handler(params))
 
