@@ -35,7 +35,6 @@ SECRETS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 _IDS = ("enterprise_id", "team_id", "user_id", "is_enterprise_install", "installed_at")
 _WEBHOOK = "incoming_webhook_url"
 """A credential too: kept in ``details`` as ciphertext."""
-_EXPIRIES = ("bot_token_expires_at", "user_token_expires_at")
 
 
 def _team(team_id: str | None, is_enterprise_install: bool | None) -> str:
@@ -63,7 +62,7 @@ class InstallationStore(AsyncInstallationStore):
         return [_rows.client_id == self.client_id, _rows.enterprise_id == (enterprise_id or ""), _rows.team_id == team]
 
     def _values(self, installation: Installation) -> dict[str, Any]:
-        details = {k: _timestamp(v) for k, v in installation.to_dict().items() if k not in (*SECRETS, *_IDS)}
+        details = {k: _timestamp(v) for k, v in installation.to_dict_for_copying().items() if k not in (*SECRETS, *_IDS)}
         details[_WEBHOOK] = self.cipher.encrypt(installation.incoming_webhook_url)
         return {
             "client_id": self.client_id,

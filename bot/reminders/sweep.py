@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,9 +67,11 @@ class SweepReport:
 
     @classmethod
     def merged(cls, reports: Iterable[SweepReport]) -> SweepReport:
+        """The workspaces' reports of one sweep, as one."""
         total = cls()
+        counts = [f.name for f in fields(cls) if f.name != "preview"]
         for report in reports:
-            for name in ("planned", "claimed", "messages", "failed", "unknown", "found_in_history", "handed_over"):
+            for name in counts:
                 setattr(total, name, getattr(total, name) + getattr(report, name))
             total.preview += report.preview
         total.preview.sort()
@@ -221,15 +223,15 @@ class Sweeper:
         teams: dict[str, list[ActionContext]] = {}
         for context in contexts:
             teams.setdefault(context.team_id, []).append(context)
-        found = await asyncio.gather(*(self._sweep_team(t, cs, now, dry_run) for t, cs in sorted(teams.items())))
-        return SweepReport.merged(found)
+        workspaces = self.workspaces
+        shares = (self._sweep_team(workspaces, t, cs, now, dry_run) for t, cs in sorted(teams.items()))
+        return SweepReport.merged(await asyncio.gather(*shares))
 
     async def _sweep_team(
-        self, team_id: str, contexts: Sequence[ActionContext], now: datetime, dry_run: bool
+        self, workspaces: ClientOf, team_id: str, contexts: Sequence[ActionContext], now: datetime, dry_run: bool
     ) -> SweepReport:
         """One workspace's share, with its own token; a workspace without one is left out."""
-        assert self.workspaces is not None
-        client = await self.workspaces(team_id)
+        client = await workspaces(team_id)
         if client is None:
             log.info("team %s has no installation: its %d due action(s) are not reminded", team_id, len(contexts))
             return SweepReport()
