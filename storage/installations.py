@@ -62,7 +62,8 @@ class InstallationStore(AsyncInstallationStore):
         return [_rows.client_id == self.client_id, _rows.enterprise_id == (enterprise_id or ""), _rows.team_id == team]
 
     def _values(self, installation: Installation) -> dict[str, Any]:
-        details = {k: _timestamp(v) for k, v in installation.to_dict_for_copying().items() if k not in (*SECRETS, *_IDS)}
+        values = installation.to_dict_for_copying()
+        details = {k: _timestamp(v) for k, v in values.items() if k not in (*SECRETS, *_IDS)}
         details[_WEBHOOK] = self.cipher.encrypt(installation.incoming_webhook_url)
         return {
             "client_id": self.client_id,
