@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 from prometheus_client import CONTENT_TYPE_LATEST
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,6 +23,7 @@ from bot.reminders.insights import WeeklyInsights
 from bot.reminders.sweep import Sweeper
 from bot.slacklink import SlackLink
 from bot.verification import slack_endpoint
+from bot.workspaces import Workspaces
 from handlers.builders.digest import digest_message
 from handlers.support.context import Services
 from handlers.support.metadata import metadata_key
@@ -30,6 +33,7 @@ from storage.db import ping
 from storage.store import Store
 from storage.totals import action_totals
 
+log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -77,18 +81,24 @@ class MeteredApp(AsyncApp):
 
 
 def create_client(
-    settings: Settings, session: ClientSession | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    session: ClientSession | None = None,
+    metrics: Metrics | None = None,
+    *,
+    token: str | None = None,
+    limiter: Limiter | None = None,
 ) -> AsyncWebClient:
     """Web API client for ``SLACK_API_URL``, paced within ``SLACK_RATE_LIMITS`` per method.
 
     A 429 pauses only its method for ``Retry-After``, then the call is made again.
     Connection errors are deliberately not retried here: resending a message whose first
     attempt may have arrived would post it twice. A shared ``session`` keeps connections
-    (and their TLS handshakes) alive between calls.
+    (and their TLS handshakes) alive between calls. ``token`` and ``limiter``: one workspace's
+    of the OAuth install (``bot.workspaces``).
     """
     return PacedWebClient(
-        limiter=Limiter(settings.rate_limits),
-        token=settings.slack_bot_token,
+        limiter=limiter or Limiter(settings.rate_limits),
+        token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
         logger=_pinned(WEB_API_LOG),
@@ -96,16 +106,34 @@ def create_client(
     )
 
 
-def create_app(settings: Settings, store: Store, session: ClientSession | None = None) -> MeteredApp:
+def create_workspaces(settings: Settings, store: Store, session: ClientSession | None = None) -> Workspaces:
     metrics = Metrics()
+
+    def make_client(token: str | None, limiter: Limiter) -> AsyncWebClient:
+        return create_client(settings, session, metrics, token=token, limiter=limiter)
+
+    return Workspaces(settings, store, make_client, metrics)
+
+
+def create_app(
+    settings: Settings, store: Store, session: ClientSession | None = None, workspaces: Workspaces | None = None
+) -> MeteredApp:
+    """In OAuth mode, Bolt's authorize gives each request's client its workspace's token."""
+    if settings.oauth and workspaces is None:
+        workspaces = create_workspaces(settings, store, session)
+    metrics = workspaces.metrics if workspaces is not None else Metrics()
     app = MeteredApp(
         metrics=metrics,
         client=create_client(settings, session, metrics),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
         logger=_pinned(BOLT_LOG),
+        **_installed(workspaces),
     )
-    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token
+    if workspaces is not None:
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: the tokens go
+        app.middleware(workspaces.pace)
+    secret = settings.slack_signing_secret or settings.slack_app_token or settings.slack_bot_token or ""
     provided = Services(
         store=store,
         metadata_key=metadata_key(secret),
@@ -116,11 +144,23 @@ def create_app(settings: Settings, store: Store, session: ClientSession | None =
     return app
 
 
+def _installed(workspaces: Workspaces | None) -> dict[str, object]:
+    if workspaces is None:
+        return {}
+    return {
+        "oauth_flow": workspaces.oauth_flow(),
+        "installation_store": workspaces.installations,
+        "installation_store_bot_only": True,
+    }
+
+
 def create_web_app(app: MeteredApp, store: Store, slack: SlackLink | None = None) -> web.Application:
-    """Slack's requests at ``/slack/events``, beside the monitoring endpoints."""
+    """Slack's requests at ``/slack/events``, beside the monitoring endpoints; in OAuth mode, the install pages too."""
     web_app = create_monitoring_app(app, store, slack)
     # Bolt's own secret: create_web_app's callers keep handing over only the app.
     web_app.router.add_post(EVENTS_PATH, slack_endpoint(app, app._signing_secret, app.metrics))
+    if app.oauth_flow is not None:
+        _add_install_pages(web_app, app.oauth_flow)
     return web_app
 
 
@@ -151,21 +191,63 @@ def metrics_endpoint(metrics: Metrics, store: Store) -> Callable[[web.Request], 
     return scrape
 
 
-def create_sweeper(settings: Settings, store: Store, client: AsyncWebClient | None = None) -> Sweeper:
-    return Sweeper(store, client or create_client(settings), settings.reminder_policy, digest_message)
+def _add_install_pages(web_app: web.Application, flow: AsyncOAuthFlow) -> None:
+    """``/slack/install`` hands out a state (cookie and URL) and the "Add to Slack" link;
+    Slack sends the browser back to ``/slack/oauth_redirect`` with a code for the token."""
+
+    async def install(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def redirect(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    web_app.router.add_get(flow.install_path, install)
+    web_app.router.add_get(flow.redirect_uri_path, redirect)
 
 
-def weekly_post(settings: Settings, store: Store, client: AsyncWebClient) -> Callable[[], Awaitable[str]] | None:
-    """The weekly insights post of the workspace ``client``'s token belongs to; None without ``INSIGHTS_CHANNEL``.
+def create_sweeper(
+    settings: Settings,
+    store: Store,
+    client: AsyncWebClient | None = None,
+    session: ClientSession | None = None,
+    workspaces: Workspaces | None = None,
+) -> Sweeper:
+    """In OAuth mode the sweep covers every installation, each workspace with its own client
+    (and, given the app's ``workspaces``, the same limiter as the workspace's requests)."""
+    if settings.oauth and workspaces is None:
+        workspaces = create_workspaces(settings, store, session)
+    return Sweeper(
+        store,
+        client or create_client(settings, session),
+        settings.reminder_policy,
+        digest_message,
+        workspaces=workspaces.client if workspaces else None,
+    )
 
-    With several installations, call ``WeeklyInsights.post`` once per workspace with its client.
-    """
-    if not settings.insights_channel:
+
+def weekly_post(
+    settings: Settings, store: Store, client: AsyncWebClient, workspaces: Workspaces | None = None
+) -> Callable[[], Awaitable[str]] | None:
+    """The weekly insights posts; None without ``INSIGHTS_CHANNEL``. In one workspace with ``client``;
+    with the OAuth install, each named workspace with its own client, one's failure no other's."""
+    zone = settings.insights_tz
+    targets = [(team, WeeklyInsights(store, channel, zone)) for team, channel in settings.insights_targets]
+    if not targets:
         return None
-    weekly = WeeklyInsights(store, settings.insights_channel, settings.insights_tz)
+
+    async def post_in(team: str | None, weekly: WeeklyInsights) -> str:
+        if team is None:
+            return await weekly.post(client, str((await client.auth_test())["team_id"]))
+        team_client = await workspaces.client(team) if workspaces else None
+        if team_client is None:
+            return f"{team}: not installed, no post"
+        try:
+            return f"{team}: " + await weekly.post(team_client, team)
+        except Exception:
+            log.exception("weekly insights post of %s failed; the next run of this week retries it", team)
+            return f"{team}: failed"
 
     async def post() -> str:
-        team_id = str((await client.auth_test())["team_id"])
-        return await weekly.post(client, team_id)
+        return "; ".join([await post_in(team, weekly) for team, weekly in targets])
 
     return post

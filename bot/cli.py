@@ -97,15 +97,18 @@ async def run(_args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
     """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
-    from bot.app import create_app, create_sweeper, weekly_post
+    from bot.app import create_app, create_sweeper, create_workspaces, weekly_post
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
-    app = create_app(settings, store, session)
-    slack = SlackLink(app.client)
+    workspaces = create_workspaces(settings, store, session) if settings.oauth else None
+    if workspaces is not None and (rekeyed := await workspaces.installations.rekey()):
+        log.info("%d installation(s) encrypted again under the first TOKEN_ENCRYPTION_KEY", rekeyed)
+    app = create_app(settings, store, session, workspaces)
+    slack = SlackLink(app.client, token=not settings.oauth)
     stop = _stop_on_signals()
-    weekly = weekly_post(settings, store, app.client)
-    sweeper = create_sweeper(settings, store, app.client)
+    weekly = weekly_post(settings, store, app.client, workspaces)
+    sweeper = create_sweeper(settings, store, app.client, session, workspaces)
     timer = ReminderTimer(sweeper, settings.reminder_sweep_minutes, app.metrics, weekly, settings.insights_tz)
     serve = functools.partial(_serving, slack, stop, timer)
     if settings.socket_mode:
@@ -218,7 +221,7 @@ async def remind(args: argparse.Namespace) -> int:
     metrics = Metrics()
     try:
         async with aiohttp.ClientSession() as session:
-            sweeper = create_sweeper(settings, store, create_client(settings, session, metrics))
+            sweeper = create_sweeper(settings, store, create_client(settings, session, metrics), session)
             report = await measured_sweep(sweeper, metrics, dry_run=args.dry_run)
     finally:
         await store.engine.dispose()

@@ -17,6 +17,10 @@ from bot.domain.links import LinkTemplates, check_url_template
 from bot.domain.reminder_policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.domain.template import Role
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
+from storage.tokens import BadKey, TokenCipher
+
+_CHANNEL = r"(T[A-Z0-9]{2,}:)?[CG][A-Z0-9]{2,}"
+_INSIGHTS_CHANNELS = rf"^{_CHANNEL}(\s*,\s*{_CHANNEL})*$"
 
 
 class ConfigError(Exception):
@@ -116,8 +120,20 @@ class StorageSettings(BaseSettings):
         return value
 
 
+_OAUTH = ("slack_client_id", "slack_client_secret", "slack_state_secret")
+NO_MODE = (
+    "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET "
+    "and SLACK_STATE_SECRET (OAuth install for several workspaces)"
+)
+
+
 class Settings(StorageSettings):
-    slack_bot_token: str = Field(pattern=r"^xoxb-\S+$")
+    slack_bot_token: str | None = Field(default=None, pattern=r"^xoxb-\S+$")
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_state_secret: str | None = None
+    token_encryption_key: str | None = None
+    """Fernet keys, comma-separated: the first encrypts the tokens OAuth installs leave, all decrypt."""
     slack_signing_secret: str | None = None
     slack_app_token: str | None = Field(default=None, pattern=r"^xapp-\S+$")
     slack_api_url: str = "https://slack.com/api/"
@@ -132,8 +148,9 @@ class Settings(StorageSettings):
     postmortem_canvas: bool = False
     """``on``: each postmortem is kept as its channel's canvas too (``handlers.support.canvas``)."""
     timeline_reaction: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
-    insights_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$")
-    """The channel of the weekly insights post (an id: names change, ids do not); unset, no post."""
+    insights_channel: str | None = Field(default=None, pattern=_INSIGHTS_CHANNELS)
+    """The channel of the weekly insights post (an id: names change, ids do not); unset, no post.
+    With the OAuth install, one ``TEAM:CHANNEL`` per workspace that gets a post, comma-separated."""
     insights_tz: str = "UTC"
     """The zone whose Monday 09:00 the weekly post keeps."""
 
@@ -176,10 +193,56 @@ class Settings(StorageSettings):
         return value
 
     @model_validator(mode="after")
+    def _one_mode(self) -> Settings:
+        """One workspace (``SLACK_BOT_TOKEN``), or the OAuth install, whose tokens are kept encrypted."""
+        given = [name for name in _OAUTH if getattr(self, name)]
+        if not given and not self.slack_bot_token:
+            raise ValueError(NO_MODE)
+        if given and len(given) < len(_OAUTH):
+            missing = next(name for name in _OAUTH if name not in given)
+            raise ValueError(f"{missing.upper()} is required for the OAuth install (with {given[0].upper()})")
+        if given and not self.token_encryption_key:
+            raise ValueError("TOKEN_ENCRYPTION_KEY is required for the OAuth install (see README, Several workspaces)")
+        if given and self.socket_mode:
+            raise ValueError("the OAuth install needs HTTP mode: unset SLACK_APP_TOKEN")
+        return self
+
+    @model_validator(mode="after")
     def _http_needs_secret(self) -> Settings:
         if not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
         return self
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                TokenCipher(_csv(value))
+            except BadKey as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def oauth(self) -> bool:
+        """Installed through ``/slack/install`` in any number of workspaces, a token each."""
+        return bool(self.slack_client_id)
+
+    @model_validator(mode="after")
+    def _insights_per_workspace(self) -> Settings:
+        if self.oauth and any(team is None for team, _ in self.insights_targets):
+            raise ValueError("INSIGHTS_CHANNEL: with the OAuth install, name each workspace's channel as TEAM:CHANNEL")
+        return self
+
+    @property
+    def insights_targets(self) -> tuple[tuple[str | None, str], ...]:
+        """(workspace, channel) of each weekly post; the workspace is None where it is the one installed."""
+        entries = (entry.partition(":") for entry in _csv(self.insights_channel or ""))
+        return tuple((team, channel) if channel else (None, team) for team, _, channel in entries)
+
+    @property
+    def token_cipher(self) -> TokenCipher:
+        return TokenCipher(_csv(self.token_encryption_key or ""))
 
     @property
     def socket_mode(self) -> bool:
@@ -211,7 +274,10 @@ def _describe(error: dict[str, object]) -> str:
     if error.get("type") == "missing":
         return f"{name} is required"
     if error.get("type") == "string_pattern_mismatch" and name == "INSIGHTS_CHANNEL":
-        return f"{name} must be a channel id (C… or G…, from the channel's details), not a name"
+        return (
+            f"{name} must be a channel id (C… or G…, from the channel's details), not a name; "
+            "with the OAuth install, TEAM:CHANNEL for each workspace"
+        )
     if error.get("type") == "string_pattern_mismatch":
         prefix = "xapp-" if name == "SLACK_APP_TOKEN" else "xoxb-"
         return f"{name} must be a token starting with {prefix}"

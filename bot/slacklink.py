@@ -30,8 +30,11 @@ log = logging.getLogger("postmortem_bot.slack")
 class SlackLink:
     """What auth.test last said: ``state`` for /healthz, ``refused`` (Slack's error) for the exit line."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, token: bool = True) -> None:
+        """``token=False`` (the OAuth install, with a token per workspace): api.test, which
+        needs none, tells whether Slack answers."""
         self.client = client
+        self.token = token
         self.state: State = "unchecked"
         self.refused: str | None = None
         self._problem = ""
@@ -43,7 +46,7 @@ class SlackLink:
     async def check(self) -> State:
         """One auth.test."""
         try:
-            identity = await self.client.auth_test()
+            identity = await (self.client.auth_test() if self.token else self.client.api_test())
         except SlackApiError as exc:
             status, error = _answer(exc)
             if error in TOKEN_REFUSED:
@@ -54,7 +57,8 @@ class SlackLink:
             self._problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         else:
             self.state = "up"
-            log.debug("auth.test: workspace %s, bot user %s", identity["team"], identity["user_id"])
+            if self.token:
+                log.debug("auth.test: workspace %s, bot user %s", identity["team"], identity["user_id"])
             return self.state
         self.state = "unreachable"
         return self.state

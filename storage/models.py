@@ -277,3 +277,49 @@ class InsightsPostRow(Base):
     permalink: Mapped[str | None] = mapped_column(String(500))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(String(200))
+
+
+class InstallationRow(Base):
+    """One install of the app (a workspace, or an Enterprise Grid org), as ``slack_sdk``'s
+    ``Installation`` describes it; tokens only as ciphertext (``storage.tokens``).
+
+    Absent ids are stored as ``""``: a unique constraint treats NULLs as all different.
+    """
+
+    __tablename__ = "installations"
+    __table_args__ = (
+        UniqueConstraint("client_id", "enterprise_id", "team_id", "user_id", name="uq_installations_installer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    user_id: Mapped[str] = mapped_column(String(32), default="")
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False)
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token: Mapped[str | None] = mapped_column(Text)
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The rest of the installation (names, scopes, bot ids, expiry, webhook), no secret among it."""
+    installed_at: Mapped[datetime]
+
+
+class OAuthStateRow(Base):
+    """An OAuth ``state`` handed to a browser at ``/slack/install``: good once, until ``expires_at``."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OrgTeamRow(Base):
+    """A workspace met in a request under an org-wide install: which org's install serves it
+    where only its team id is known (a postmortem's reminders)."""
+
+    __tablename__ = "org_teams"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32))

@@ -23,6 +23,7 @@ import yaml
 
 from bot import example
 from bot.app import HEALTH_PATH
+from bot.config import NO_MODE
 from bot.domain.catalog import builtin
 from bot.domain.document import CorrectiveAction, validate_section
 from bot.domain.export.yaml_in import MAX_IMPORT_BYTES, from_yaml
@@ -53,7 +54,7 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 @pytest.mark.parametrize(
     ("env", "line"),
     [
-        ({}, "configuration error: SLACK_BOT_TOKEN is required"),
+        ({}, "configuration error: " + NO_MODE),
         (
             {"SLACK_BOT_TOKEN": "not-a-token"},
             "configuration error: SLACK_BOT_TOKEN must be a token starting with xoxb-",

@@ -54,6 +54,8 @@ EVENT_SCOPES = {
     "message.groups": "groups:history",
 }
 """The timeline's events, each delivered only with its scope."""
+UNINSTALL_EVENTS = ("app_uninstalled", "tokens_revoked")
+"""No scope: the OAuth install deletes the workspace's tokens on either."""
 # the slash command itself; posting without an invite; the timeline events
 NOT_A_METHOD = {"commands", "chat:write.public", "reactions:read", "pins:read"}
 
@@ -84,6 +86,7 @@ def test_every_request_url_is_the_apps_single_endpoint() -> None:
     assert settings["event_subscriptions"]["bot_events"] == [
         "app_home_opened",
         *EVENT_SCOPES,
+        *UNINSTALL_EVENTS,
     ]
     assert [s["callback_id"] for s in MANIFEST["features"]["shortcuts"]] == [TIMELINE_SHORTCUT, ACTION_SHORTCUT]
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,8 @@ ASKING = 32
 EARTH_ZONES = tuple(ZoneInfo(z) for z in ("Etc/GMT+12", "UTC", "Etc/GMT-14"))
 """Between them, every local date someone can have at a given instant (UTC-12 to UTC+14)."""
 RenderDigest = Callable[[Digest, Mapping[int, ActionContext]], dict[str, Any]]
+ClientOf = Callable[[str], Awaitable[AsyncWebClient | None]]
+"""A workspace's client, by team id; None where the app is not installed (any more)."""
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +64,18 @@ class SweepReport:
     found_in_history: int = 0
     handed_over: int = 0
     preview: list[str] = field(default_factory=list)
+
+    @classmethod
+    def merged(cls, reports: Iterable[SweepReport]) -> SweepReport:
+        """The workspaces' reports of one sweep, as one."""
+        total = cls()
+        counts = [f.name for f in fields(cls) if f.name != "preview"]
+        for report in reports:
+            for name in counts:
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.preview += report.preview
+        total.preview.sort()
+        return total
 
     def summary(self) -> str:
         return (
@@ -178,6 +192,10 @@ def _may_be_reminded(
 
 
 class Sweeper:
+    """With ``workspaces`` (the OAuth install) each team's actions go out with that team's
+    client, the teams side by side: one team's revoked token or rate limit holds up no other.
+    Without, ``client`` serves the one workspace."""
+
     def __init__(
         self,
         store: Store,
@@ -186,22 +204,55 @@ class Sweeper:
         render: RenderDigest,
         *,
         workers: int = WORKERS,
+        workspaces: ClientOf | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.policy = policy
         self.render = render
         self.workers = workers
+        self.workspaces = workspaces
         self.directory = Directory(store, client)
 
     async def sweep(self, *, dry_run: bool = False) -> SweepReport:
         """One pass at the store clock's "now", so a sweep and its ledger claims agree on the time."""
         now = self.store.clock.now()
         contexts = await self.due_contexts(now)
+        if self.workspaces is None:
+            return await self._sweep(self.client, self.directory, contexts, now, dry_run)
+        teams: dict[str, list[ActionContext]] = {}
+        for context in contexts:
+            teams.setdefault(context.team_id, []).append(context)
+        workspaces = self.workspaces
+        shares = (self._sweep_team(workspaces, t, cs, now, dry_run) for t, cs in sorted(teams.items()))
+        return SweepReport.merged(await asyncio.gather(*shares))
+
+    async def _sweep_team(
+        self, workspaces: ClientOf, team_id: str, contexts: Sequence[ActionContext], now: datetime, dry_run: bool
+    ) -> SweepReport:
+        """One workspace's share, with its own token; a workspace without one is left out."""
+        client = await workspaces(team_id)
+        if client is None:
+            log.info("team %s has no installation: its %d due action(s) are not reminded", team_id, len(contexts))
+            return SweepReport()
+        try:
+            return await self._sweep(client, Directory(self.store, client), contexts, now, dry_run)
+        except Exception:  # one workspace's failure must not hold up the others'
+            log.exception("reminder sweep of team %s failed; the next sweep tries again", team_id)
+            return SweepReport()
+
+    async def _sweep(
+        self,
+        client: AsyncWebClient,
+        directory: Directory,
+        contexts: Sequence[ActionContext],
+        now: datetime,
+        dry_run: bool,
+    ) -> SweepReport:
         users = {u for c in contexts for u in (c.action.owner, c.postmortem_owner) if u and is_user_id(u)}
-        cached = await self.directory.cached(users)
+        cached = await directory.cached(users)
         plan = await asyncio.to_thread(first_pass, contexts, cached, now, self.policy)
-        run = _Run(self, Ledger(self.store), now, plan, cached, dry_run)
+        run = _Run(self, client, directory, Ledger(self.store), now, plan, cached, dry_run)
         return await run.deliver()
 
     async def due_contexts(self, now: datetime) -> list[ActionContext]:
@@ -229,6 +280,8 @@ class _Run:
     def __init__(
         self,
         sweeper: Sweeper,
+        client: AsyncWebClient,
+        directory: Directory,
         ledger: Ledger,
         now: datetime,
         plan: FirstPass,
@@ -236,7 +289,8 @@ class _Run:
         dry_run: bool,
     ) -> None:
         self.sweeper = sweeper
-        self.client = sweeper.client
+        self.client = client
+        self.directory = directory
         self.ledger = ledger
         self.now = now
         self.plan = plan
@@ -283,7 +337,7 @@ class _Run:
     async def _ask(self, user: str) -> None:
         """Slack's word on someone about to be reminded, then their reminders planned with it."""
         async with self.asking:
-            person = await self.sweeper.directory.ask(user)
+            person = await self.directory.ask(user)
         if person is not None:  # no answer: what was kept, or (never asked) UTC, as for anyone unknown
             self.people[user] = person
             self.zones[user] = person.zone

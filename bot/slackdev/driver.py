@@ -14,7 +14,7 @@ import hmac
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock_time
@@ -506,6 +506,19 @@ class SlackDriver:
         if home is not None:
             event["view"] = home
         return await self.event(event)
+
+    async def app_uninstalled(self) -> DriverResult:
+        """Someone removes the app from the current workspace: its tokens stop working, and
+        Slack tells the app with its last event there."""
+        self.standin.uninstall(self.standin.team_id)
+        return await self.event({"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"})
+
+    async def tokens_revoked(self, *, bot: bool = True, users: Sequence[str] = ()) -> DriverResult:
+        """The workspace's tokens are revoked: its bot token (``bot``) and ``users``' user tokens."""
+        if bot:
+            self.standin.uninstall(self.standin.team_id)
+        revoked = {"oauth": list(users), "bot": [self.standin.bot_user_id] if bot else []}
+        return await self.event({"type": "tokens_revoked", "tokens": revoked, "event_ts": f"{time.time():.6f}"})
 
     # ---- plumbing ----------------------------------------------------------
 

@@ -25,6 +25,8 @@ class Fault:
     error: str | None = None
     status: int = 200
     retry_after: int | None = None
+    team_id: str | None = None
+    """Only for calls made with this workspace's token (Slack's limits are per workspace)."""
 
 
 class FaultInjection:
@@ -45,15 +47,17 @@ class FaultInjection:
         status: int = 200,
         retry_after: int | None = None,
         times: int = 1,
+        team_id: str | None = None,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with an error, unprocessed.
 
         ``status=429`` defaults the error to ``ratelimited``, as Slack sends it;
         ``retry_after`` adds the Retry-After header slack_sdk's retry handler reads.
         ``method`` may also be ``"response_url"`` for the response_url endpoint.
+        ``team_id``: only calls made with that workspace's token meet the error.
         """
         default = "ratelimited" if status == 429 else "fatal_error"
-        fault = Fault(drop=False, error=error or default, status=status, retry_after=retry_after)
+        fault = Fault(drop=False, error=error or default, status=status, retry_after=retry_after, team_id=team_id)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def drop_next(self, method: str, *, times: int = 1) -> None:
@@ -81,9 +85,13 @@ class FaultInjection:
         (a test decides when, instead of guessing a delay)."""
         return self._holds.setdefault(method, asyncio.Event())
 
-    def _take_fault(self, method: str) -> Fault | None:
-        queue = self._faults.get(method)
-        return queue.popleft() if queue else None
+    def _take_fault(self, method: str, team_id: str | None = None) -> Fault | None:
+        """The next fault for a call of ``method`` made in workspace ``team_id``."""
+        queue = self._faults.get(method) or deque()
+        fault = next((f for f in queue if f.team_id in (None, team_id)), None)
+        if fault is not None:
+            queue.remove(fault)
+        return fault
 
     def _rate_limited(self, method: str, channel: str) -> Fault | None:
         """Slack's 429 for a call that would exceed a limit, with whole seconds to wait;

@@ -40,12 +40,15 @@ from bot.slackdev.files import Files
 from bot.slackdev.socket_mode import SocketModeServer
 from bot.slackdev.webapi import Clock, WebApi
 from bot.slackdev.wire import JSON, ApiError
+from bot.slackdev.workspaces import Workspace, Workspaces
 
 T = TypeVar("T")
 
 _JSON_FIELDS = ("view", "blocks", "attachments", "metadata")
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level (``xapp-``) token; every other one takes the bot token."""
+_NO_TOKEN_METHODS = frozenset({"api.test", "oauth.v2.access"})
+"""Methods that need no token: ``oauth.v2.access`` authenticates the app by its client id and secret."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Call:
     status: int
     time: float
     dropped: bool = False
+    token: str | None = None
+    """The token the call was made with: whose workspace it acted in."""
 
 
 # --------------------------------------------------------------------------
@@ -98,6 +103,11 @@ def _bearer(request: web.Request) -> str | None:
     return None
 
 
+def _basic(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    return auth.removeprefix("Basic ").strip() if auth.startswith("Basic ") else None
+
+
 def _token(request: web.Request, params: JSON) -> str | None:
     bearer = _bearer(request)
     return bearer if bearer is not None else params.get("token")
@@ -107,7 +117,7 @@ def _token(request: web.Request, params: JSON) -> str | None:
 # the server
 
 
-class SlackStandin(WebApi, FaultInjection, Canvases, Files):
+class SlackStandin(Workspaces, WebApi, FaultInjection, Canvases, Files):
     """Stateful Slack Web API stand-in served by aiohttp on 127.0.0.1.
 
     Use ``async with SlackStandin() as slack:`` (or ``await start()`` / ``await
@@ -136,13 +146,8 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
         FaultInjection.__init__(self)
         Canvases.__init__(self)
         Files.__init__(self)
-        self.bot_token = bot_token
-        self.team_id = team_id
-        self.team_domain = team_domain
-        self.team_name = team_name
+        Workspaces.__init__(self, Workspace(team_id, team_domain, team_name, bot_user_id, bot_id, bot_token))
         self.app_id = app_id
-        self.bot_id = bot_id
-        self.bot_user_id = bot_user_id
         self.verification_token = verification_token
         self.app_token = app_token
         self.clock = clock
@@ -153,8 +158,35 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
         self._responses: dict[str, list[JSON]] = {}
         self._socket_mode = SocketModeServer(app_id=app_id, ids=self._ids)
         self._methods["apps.connections.open"] = self._apps_connections_open
+        self._methods["api.test"] = lambda params: {"args": params}
         self._methods.update(self.canvas_methods())
         self._methods.update(self.files_methods())
+
+    # ---- the workspace a call acts in (the default one between calls) ---
+
+    @property
+    def team_id(self) -> str:
+        return self.current.team_id
+
+    @property
+    def team_domain(self) -> str:
+        return self.current.team_domain
+
+    @property
+    def team_name(self) -> str:
+        return self.current.team_name
+
+    @property
+    def bot_id(self) -> str:
+        return self.current.bot_id
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.current.bot_user_id
+
+    @property
+    def bot_token(self) -> str:
+        return self.current.bot_token or ""
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -246,7 +278,8 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
             "command": command,
             "text": text,
             "api_app_id": self.app_id,
-            "is_enterprise_install": "false",
+            **({"enterprise_id": self.current.enterprise_id} if self.current.enterprise_id else {}),
+            "is_enterprise_install": "true" if self.current.org_install else "false",
             "response_url": response_url or self.new_response_url(),
             "trigger_id": trigger_id or self.issue_trigger(user),
         }
@@ -338,12 +371,18 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
         params.pop("token", None)
         if method in _APP_TOKEN_METHODS:
             token = _bearer(request)  # Slack takes the app-level token only from the Authorization header
-        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(method)
+        caller = self.caller(token) if token else None
+        fault = self._rate_limited(method, self._counted_channel(params)) or self._take_fault(
+            method, caller.team_id if caller else None
+        )
         if fault is not None and not fault.drop:
-            return self._fail(method, params, fault)
+            return self._fail(method, params, fault, token)
         await self._slow_down(method)
-        body = self._dispatch(method, token, params)
-        return self._answer(request, method, params, body, dropped=fault is not None)
+        if method == "oauth.v2.access":
+            body = self._answered(lambda: self.oauth_v2_access(params, _basic(request)))
+        else:
+            body = self._dispatch(method, token, params)
+        return self._answer(request, method, params, body, dropped=fault is not None, token=token)
 
     def _counted_channel(self, params: JSON) -> str:
         """The conversation a call counts against for a per-channel rate limit:
@@ -363,14 +402,16 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
             request.transport.close()  # type: ignore[union-attr]
         return web.Response(text="ok")
 
-    def _fail(self, method: str, params: JSON, fault: Fault) -> web.Response:
+    def _fail(self, method: str, params: JSON, fault: Fault, token: str | None) -> web.Response:
         body = {"ok": False, "error": fault.error}
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-        self.calls.append(Call(method, params, body, fault.status, self.clock()))
+        self.calls.append(Call(method, params, body, fault.status, self.clock(), token=token))
         return web.json_response(body, status=fault.status, headers=headers)
 
-    def _answer(self, request: web.Request, method: str, params: JSON, body: JSON, *, dropped: bool) -> web.Response:
-        self.calls.append(Call(method, params, body, 200, self.clock(), dropped))
+    def _answer(
+        self, request: web.Request, method: str, params: JSON, body: JSON, *, dropped: bool, token: str | None
+    ) -> web.Response:
+        self.calls.append(Call(method, params, body, 200, self.clock(), dropped, token))
         if dropped:
             request.transport.close()  # type: ignore[union-attr]
         return web.json_response(body)
@@ -379,14 +420,24 @@ class SlackStandin(WebApi, FaultInjection, Canvases, Files):
         handler = self._methods.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
+        if method in _NO_TOKEN_METHODS:
+            return self._answered(lambda: handler(params))
         if not token:
             return {"ok": False, "error": "not_authed"}
-        wanted = self.app_token if method in _APP_TOKEN_METHODS else self.bot_token
-        if token != wanted:
-            # A valid token of the wrong kind is refused as such; any other one is not a token at all.
-            known = token in (self.bot_token, self.app_token)
-            return {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
+        # A valid token of the wrong kind is refused as such; any other one is not a token at all.
+        if method in _APP_TOKEN_METHODS:
+            if token == self.app_token:
+                return self._answered(lambda: handler(params))
+            return {"ok": False, "error": "not_allowed_token_type" if self.caller(token) else self.refusal(token)}
+        workspace = self.caller(token)
+        if workspace is None:
+            return {"ok": False, "error": "not_allowed_token_type" if token == self.app_token else self.refusal(token)}
+        with self.acting_as(workspace.team_id):
+            return self._answered(lambda: handler(params))
+
+    @staticmethod
+    def _answered(method: Callable[[], JSON]) -> JSON:
         try:
-            return {"ok": True, **handler(params)}
+            return {"ok": True, **method()}
         except ApiError as failure:
             return failure.body

@@ -115,6 +115,8 @@ class WebApi:
     bot_id: str
     bot_user_id: str
     clock: Clock
+    team_of_channel: Callable[[str], str]
+    """The workspace a channel belongs to (``bot.slackdev.workspaces``): the only one whose token sees it."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -190,12 +192,14 @@ class WebApi:
         tz: str = "America/New_York",
         deleted: bool = False,
         is_bot: bool = False,
+        team_id: str | None = None,
     ) -> JSON:
+        """A person of ``team_id`` (the stand-in's own workspace unless named)."""
         ZoneInfo(tz)  # fail at setup, not inside users.info, on a bad zone name
         name = name or user_id.lower()
         self._users[user_id] = raw = {
             "id": user_id,
-            "team_id": self.team_id,
+            "team_id": team_id or self.team_id,
             "name": name,
             "deleted": deleted,
             "real_name": real_name or name.title(),
@@ -281,16 +285,20 @@ class WebApi:
 
     def _users_info(self, params: JSON) -> JSON:
         user = self.user(params.get("user", ""))
-        if user is None:
+        if user is None or user["team_id"] != self.team_id:
             raise ApiError("user_not_found")
         return {"user": user}
+
+    def _ours(self, user_id: str) -> bool:
+        """A person of the calling workspace: the only people its token can reach."""
+        return user_id in self._users and self._users[user_id]["team_id"] == self.team_id
 
     def _conversations_open(self, params: JSON) -> JSON:
         users = [u for u in str(params.get("users", "")).split(",") if u]
         if not users:
             raise ApiError("users_list_not_supplied")
         for user_id in users:
-            if user_id not in self._users:
+            if not self._ours(user_id):
                 raise ApiError("user_not_found")
             if self._users[user_id]["deleted"]:
                 raise ApiError("user_disabled")
@@ -350,11 +358,18 @@ class WebApi:
         if not channel:
             raise ApiError("channel_not_found")
         if channel[0] in "UW":
-            if channel not in self._users or not user_id_opens_dm:
+            if not self._ours(channel) or not user_id_opens_dm:
                 raise ApiError("channel_not_found")
             self._open_dms.add(self.dm_channel(channel))
             return self.dm_channel(channel)
+        if self._channel_team(channel) != self.team_id:
+            raise ApiError("channel_not_found")
         return channel
+
+    def _channel_team(self, channel: str) -> str:
+        """A DM is its person's workspace's; any other channel, the workspace that holds it."""
+        person = self._users.get(channel[1:]) if channel.startswith("D") else None
+        return person["team_id"] if person else self.team_of_channel(channel)
 
     # ---- views --------------------------------------------------------------
 
@@ -551,9 +566,7 @@ class WebApi:
 
     def _chat_get_permalink(self, params: JSON) -> JSON:
         """Slack's permalink: ``p`` and the ts without its dot; a reply also names its thread."""
-        channel = str(params.get("channel") or "")
-        if not channel:
-            raise ApiError("channel_not_found")
+        channel = self._channel(params)
         message = self._stored(channel, str(params.get("message_ts") or ""))
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{message['ts'].replace('.', '')}"
         if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
