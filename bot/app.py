@@ -126,7 +126,9 @@ def create_app(
         metrics=metrics,
         client=create_client(settings, session, metrics),
         signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=not settings.socket_mode,
+        # bot.verification checks each HTTP request before Bolt sees it; Socket Mode's come over an authenticated
+        # connection. Bolt checking the signature again cost a second HMAC and header parse per request.
+        request_verification_enabled=False,
         logger=_pinned(BOLT_LOG),
         **_installed(workspaces),
     )
