@@ -121,7 +121,10 @@ async def test_cases_added_in_section_10_are_exported_as_json_lines_and_counted_
     assert record.doc.evals[0].source_trace_ids == [TRACE]
     expected = _stored_lines(record.doc)
 
-    exported = cli("export", INCIDENT, "--format", "eval-jsonl", env={"DATABASE_URL": database_url})
+    # In a thread: the app's listeners may still be writing (the card), and a blocked loop would keep
+    # their SQLite write lock from the export's process until its busy timeout ran out.
+    env = {"DATABASE_URL": database_url}
+    exported = await asyncio.to_thread(cli, "export", INCIDENT, "--format", "eval-jsonl", env=env)
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line) for line in exported.stdout.splitlines()] == expected
 
