@@ -118,16 +118,27 @@ def _view_after(svc: Services, record: PostmortemRecord, section: t.Section) -> 
     return section_view(record.template, following, record, meta_for(svc, record, following))
 
 
+async def _form_postmortem(
+    ack: AsyncAck, svc: Services, body: dict[str, Any], postmortem_id: int
+) -> PostmortemRecord | None:
+    """The postmortem a pushed form saves into, refused unless it is the requesting team's; a
+    postmortem gone meanwhile is said in the form (None)."""
+    record = await svc.store.get(postmortem_id)
+    if record is None:
+        await ack(response_action="update", view=notice_view("Postmortem", GONE))
+        return None
+    check_team(record.team_id, body)
+    return record
+
+
 async def submit_action(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     svc = services(context)
     meta = parse_meta(view["private_metadata"], ActionFormMeta, svc.metadata_key)
-    record = await svc.store.get(meta.postmortem)
+    record = await _form_postmortem(ack, svc, body, meta.postmortem)
     if record is None:
-        await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
-    check_team(record.team_id, body)
     state = view["state"]["values"]
     previous = action_to_change(record, meta.action, body["user"]["id"])
     template = record.template
@@ -176,11 +187,9 @@ async def submit_case(
     """Store an eval case, then refresh the section listing the cases, the card and the canvas."""
     svc = services(context)
     meta = parse_meta(view["private_metadata"], CaseFormMeta, svc.metadata_key)
-    record = await svc.store.get(meta.postmortem)
+    record = await _form_postmortem(ack, svc, body, meta.postmortem)
     if record is None:
-        await ack(response_action="update", view=notice_view("Postmortem", GONE))
         return
-    check_team(record.team_id, body)
     if meta.parent.postmortem != record.id:
         raise Refused(NOT_FOUND, f"a case form of postmortem {record.id} names a section of {meta.parent.postmortem}")
     if meta.case is not None and all(c.id != meta.case for c in record.doc.evals):
