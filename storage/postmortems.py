@@ -173,6 +173,7 @@ def _record(
 
 
 _INSERT_SECTION = insert(SectionAnswerRow.__table__)
+_INSERT_POSTMORTEM = insert(PostmortemRow.__table__).returning(_postmortems.id)
 _UPDATE_SECTION = (
     update(SectionAnswerRow.__table__)
     .where(
@@ -314,11 +315,9 @@ class Postmortems(StoreBase):
         named = {"template_name": template.name, "template_version": template.version}
         try:
             async with self.engine.begin() as connection:
-                postmortem_id = await connection.scalar(
-                    insert(PostmortemRow.__table__)
-                    .values(**values, **named, created_at=now, **(card_lease.taken(holder, now) if take_card else {}))
-                    .returning(_postmortems.id)
-                )
+                leased = card_lease.taken(holder, now) if take_card else {}
+                row = {**values, **named, "created_at": now, **leased}
+                postmortem_id = await connection.scalar(_INSERT_POSTMORTEM, row)
                 await self._audit(connection, postmortem_id, user_id, "started")
         except IntegrityError:
             existing = await self.by_channel(team_id, channel_id)
