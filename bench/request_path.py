@@ -122,7 +122,7 @@ def baseline_web_app(api_url: str) -> tuple[web.Application, Callable[[], Awaita
 
 async def product_web_app(api_url: str, database_url: str) -> tuple[web.Application, Callable[[], Awaitable[None]]]:
     """The real app, wired as ``postmortem-bot run`` wires it (one HTTP session for every Web API call)."""
-    from bot.app import create_app, create_web_app
+    from bot.app import create_app, create_web_app, web_api_session
     from bot.config import Settings
     from storage.db import create_engine, upgrade
     from storage.store import Store
@@ -137,7 +137,7 @@ async def product_web_app(api_url: str, database_url: str) -> tuple[web.Applicat
     engine = create_engine(database_url)
     await upgrade(engine)
     store = Store(engine)
-    session = ClientSession()
+    session = web_api_session()
     sent = [0]
 
     def count(*_args: Any) -> None:

@@ -17,6 +17,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot import fastjson
 from bot.config import Settings
 from bot.ratelimit import Limiter, PacedWebClient
 from bot.reminders.insights import WeeklyInsights
@@ -78,6 +79,12 @@ class MeteredApp(AsyncApp):
             response = await super().async_dispatch(req)
         self.metrics.answered(scope.surface, response.status, time.perf_counter() - started)
         return response
+
+
+def web_api_session() -> ClientSession:
+    """The HTTP session of every Web API call: the cards and modals sent, and Slack's answers
+    echoing them, go through orjson."""
+    return ClientSession(json_serialize_bytes=fastjson.dumps, response_class=fastjson.FastJsonResponse)
 
 
 def create_client(

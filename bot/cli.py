@@ -85,10 +85,12 @@ async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
 
 
 async def run(_args: argparse.Namespace) -> int:
+    from bot.app import web_api_session
+
     settings = load_settings(Settings)
     store = await _store(settings, catalog=settings.catalog())
     try:
-        async with aiohttp.ClientSession() as session:
+        async with web_api_session() as session:
             await _serve(settings, store, session)
     finally:
         await store.engine.dispose()
@@ -213,14 +215,14 @@ async def _socket_mode(
 async def remind(args: argparse.Namespace) -> int:
     """``--metrics-file``: a process that ends has nothing to scrape, so its metrics go to a file
     for node_exporter's textfile collector, written whole or not at all."""
-    from bot.app import create_client, create_sweeper
+    from bot.app import create_client, create_sweeper, web_api_session
     from bot.reminders.scheduler import measured_sweep
 
     settings = load_settings(Settings)
     store = await _store(settings, clock=FixedClock(args.now) if args.now else None, catalog=settings.catalog())
     metrics = Metrics()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with web_api_session() as session:
             sweeper = create_sweeper(settings, store, create_client(settings, session, metrics), session)
             report = await measured_sweep(sweeper, metrics, dry_run=args.dry_run)
     finally:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
@@ -26,6 +24,8 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot import fastjson
+from bot.urlform import decode_form
 from handlers.support.metrics import Metrics
 
 log = logging.getLogger("postmortem_bot.requests")
@@ -176,9 +176,9 @@ async def _check(request: web.Request, verifier: SignatureVerifier) -> dict[str,
 def _parse(text: str, content_type: str) -> Any:
     """The body as Bolt reads it: JSON, a form, or a form whose ``payload`` field is JSON."""
     if content_type.split(";")[0] == "application/json" or text.startswith("{"):
-        return json.loads(text)
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    return json.loads(form["payload"]) if "payload" in form else form
+        return fastjson.loads(text)
+    form = decode_form(text)
+    return fastjson.loads(form["payload"]) if "payload" in form else form
 
 
 def _authenticate(verifier: SignatureVerifier, headers: Mapping[str, str], raw: bytes) -> None:

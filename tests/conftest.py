@@ -6,12 +6,11 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.app import EVENTS_PATH, MeteredApp, create_app, create_web_app
+from bot.app import EVENTS_PATH, MeteredApp, create_app, create_web_app, web_api_session
 from bot.config import Settings
 from bot.demo import listeners_finished
 from bot.domain.clock import FixedClock
@@ -101,8 +100,8 @@ def settings(standin: SlackStandin, database_url: str) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings, store: Store) -> AsyncIterator[MeteredApp]:
-    """The real Bolt app, with its own Web API client session and its own metrics."""
-    async with aiohttp.ClientSession() as session:
+    """The real Bolt app, with its own Web API client session (as ``run`` makes it) and its own metrics."""
+    async with web_api_session() as session:
         yield create_app(settings, store, session)
 
 

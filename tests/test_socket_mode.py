@@ -16,7 +16,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import create_app
+from bot.app import create_app, web_api_session
 from bot.config import Settings
 from bot.demo import metadata
 from bot.domain.catalog import default_catalog
@@ -59,7 +59,7 @@ def socket_settings(settings: Settings, standin: SlackStandin) -> Settings:
 async def handler(socket_settings: Settings, store: Store) -> AsyncIterator[AsyncSocketModeHandler]:
     """The real app connected over Socket Mode, wired as bot.cli._serve wires it."""
     assert socket_settings.socket_mode and socket_settings.slack_signing_secret is None
-    async with aiohttp.ClientSession() as session:
+    async with web_api_session() as session:
         app = create_app(socket_settings, store, session)
         socket_handler = AsyncSocketModeHandler(app, socket_settings.slack_app_token)
         # apps.connections.open goes through this client, so it reaches the stand-in
