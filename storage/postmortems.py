@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Row, Select, bindparam, func, insert, literal, null, select, text, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -173,7 +174,11 @@ def _record(
 
 
 _INSERT_SECTION = insert(SectionAnswerRow.__table__)
-_INSERT_POSTMORTEM = insert(PostmortemRow.__table__).returning(_postmortems.id)
+_INSERT_NEW_POSTMORTEM = {
+    name: dialect.insert(PostmortemRow.__table__).on_conflict_do_nothing().returning(_postmortems.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A postmortem, unless the channel has one or the team's incident id is taken (then no row is returned)."""
 _UPDATE_SECTION = (
     update(SectionAnswerRow.__table__)
     .where(
@@ -303,28 +308,29 @@ class Postmortems(StoreBase):
         take_card: bool = True,
     ) -> Opened:
         """``open_postmortem`` for the app: a postmortem it creates comes with the lease to render
-        its first card, taken in the statement that creates it (render it or drop the lease)."""
-        existing = await self.by_channel(team_id, channel_id)
-        if existing:
-            return Opened(existing, created=False)
+        its first card, taken in the statement that creates it (render it or drop the lease).
+
+        The insert comes first and does nothing where the channel already has a postmortem (or
+        the incident id is another channel's): a new channel, the common case, is never read.
+        """
         template = template or self.catalog.default_template
         await self.keep_template(template)
         now = self.clock.now()
         holder = card_lease.new_holder()
         values = {"team_id": team_id, "channel_id": channel_id, "incident_id": incident_id, "created_by": user_id}
         named = {"template_name": template.name, "template_version": template.version}
-        try:
-            async with self.engine.begin() as connection:
-                leased = card_lease.taken(holder, now) if take_card else {}
-                row = {**values, **named, "created_at": now, **leased}
-                postmortem_id = await connection.scalar(_INSERT_POSTMORTEM, row)
+        leased = card_lease.taken(holder, now) if take_card else {}
+        async with self.engine.begin() as connection:
+            insert_new = _INSERT_NEW_POSTMORTEM[connection.dialect.name]
+            postmortem_id = await connection.scalar(insert_new, {**values, **named, "created_at": now, **leased})
+            if postmortem_id is not None:
                 await self._audit(connection, postmortem_id, user_id, "started")
-        except IntegrityError:
+        if postmortem_id is None:
             existing = await self.by_channel(team_id, channel_id)
             if existing:
                 return Opened(existing, created=False)
             taken = await self.by_incident(incident_id or "", team_id)
-            raise IncidentIdTaken(incident_id or "", taken.channel_id if taken else "?") from None
+            raise IncidentIdTaken(incident_id or "", taken.channel_id if taken else "?")
         created = PostmortemRecord(
             id=postmortem_id,
             **values,
