@@ -20,8 +20,9 @@ the same ``SlackDriver`` in the same run, phase by phase (baseline, then product
 baseline shows what Bolt, aiohttp, signature checks and the loopback round trip cost by
 themselves, and the difference is the bot.
 
-Each app runs in its own child process (as it would in production); the driver and the
-Slack stand-in share the parent process. Everything listens on 127.0.0.1 only.
+Each app runs in its own child process (as it would in production), both on the event loop
+``postmortem-bot run`` runs on (``bot.eventloop``: uvloop); the driver and the Slack stand-in
+share the parent process. Everything listens on 127.0.0.1 only.
 
 Load is closed-loop: 1 or ``--concurrency`` (20) simulated users, each sending its next
 request once its previous one is finished: the modal opened (for the product: and the card
@@ -64,7 +65,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import event
 
-from bot import example
+from bot import eventloop, example
 from bot.demo import section_inputs
 from bot.domain import template as t
 from bot.domain.catalog import builtin
@@ -545,8 +546,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    if args.serve:
-        asyncio.run(serve(args.serve, args.api_url, args.database_url))
+    if args.serve:  # both apps on the loop ``postmortem-bot run`` runs on
+        eventloop.run(serve(args.serve, args.api_url, args.database_url))
         return 0
     return asyncio.run(main_async(args))
 

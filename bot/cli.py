@@ -23,6 +23,7 @@ from prometheus_client import write_to_textfile
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 
+from bot import eventloop
 from bot.config import ConfigError, LogSettings, Settings, StorageSettings, load_settings
 from bot.domain.catalog import Catalog, read_template
 from bot.domain.clock import Clock, FixedClock
@@ -431,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _configure_logging(load_settings(LogSettings))
-        return asyncio.run(COMMANDS[args.command](args))
+        return eventloop.run(COMMANDS[args.command](args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

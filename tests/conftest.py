@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from sqlalchemy import text
 
+from bot import eventloop
 from bot.app import EVENTS_PATH, MeteredApp, create_app, create_web_app, web_api_session
 from bot.config import Settings
 from bot.demo import listeners_finished
@@ -56,6 +58,13 @@ async def _reset(url: str) -> None:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The suite runs on the loop ``postmortem-bot run`` runs on (uvloop)."""
+    return {"bot": eventloop.new_event_loop}
 
 
 @pytest.fixture
