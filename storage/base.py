@@ -57,6 +57,10 @@ class StoreBase:
         links: LinkTemplates = NO_LINKS,
     ) -> None:
         self.engine = engine
+        autocommit = engine.dialect.name != "sqlite"
+        self.reads = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        """For reads that need no transaction: on PostgreSQL, without the round trips of BEGIN and
+        ROLLBACK (at READ COMMITTED each statement sees its own snapshot, in a transaction or not)."""
         self.clock: Clock = clock or SystemClock()
         self.catalog: Catalog = catalog or default_catalog()
         self.links = links

@@ -93,6 +93,15 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    def rollback(self) -> None:
+        """No trip where there is nothing to roll back: sqlite3 begins a transaction before a write
+        only, so a connection that only read (returned to the pool, which rolls back) has none.
+        Read off the thread, safely: a checked-out connection runs nothing meanwhile."""
+        sqlite = self._connection._connection
+        if sqlite is not None and not sqlite.in_transaction:
+            return
+        super().rollback()
+
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """Given to the engine as its DB-API module (``module=``): connections whose cursors make one trip."""
