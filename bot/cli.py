@@ -100,7 +100,7 @@ async def run(_args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
     """Slack's requests and the reminder timer, until SIGINT or SIGTERM (or Slack refuses the token)."""
-    from bot.app import create_app, create_sweeper, create_workspaces, weekly_post
+    from bot.app import create_app, create_sweeper, create_workspaces, settle_heap, weekly_post
     from bot.reminders.scheduler import ReminderTimer
     from bot.slacklink import SlackLink
 
@@ -114,6 +114,7 @@ async def _serve(settings: Settings, store: Store, session: aiohttp.ClientSessio
     sweeper = create_sweeper(settings, store, app.client, session, workspaces)
     timer = ReminderTimer(sweeper, settings.reminder_sweep_minutes, app.metrics, weekly, settings.insights_tz)
     serve = functools.partial(_serving, slack, stop, timer)
+    settle_heap()
     if settings.socket_mode:
         port = settings.port if "port" in settings.model_fields_set else None
         await _socket_mode(

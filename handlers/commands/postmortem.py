@@ -144,6 +144,7 @@ async def _start(
     draft = _draft(template, incident_id, word)
     view = section_view(template, first, None, meta, draft)
     opened, trouble = await _open_form(client, command["trigger_id"], view)
+    await svc.foreground.turn()
     try:
         started = await svc.store.start(team, channel, user, incident_id, template)
     except IncidentIdTaken as exc:

@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.domain.catalog import Catalog
 from bot.domain.clock import Clock
+from handlers.support.foreground import Foreground
 from handlers.support.insights import UserGroups
 from storage.store import Store
 
@@ -28,6 +29,8 @@ class Services:
     """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
     groups: UserGroups = field(default_factory=UserGroups)
     """Each workspace's user groups, the teams of the insights (a cache)."""
+    foreground: Foreground = field(default_factory=Foreground)
+    """Work after an answer waits on ``foreground.turn()`` for the answers other requests still owe."""
 
     @property
     def catalog(self) -> Catalog:

@@ -106,6 +106,7 @@ async def submit_section(
     try:
         await ack(response_action="update", view=_view_after(svc, record, section))
     finally:  # the save holds the card's render lease: render even if the answer to Slack failed
+        await svc.foreground.turn()
         await update_card(record.id, render_card(client, svc.store, saved.card, record))
         await keep_canvas(svc, client, record.id)
 
