@@ -8,7 +8,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Row, Select, bindparam, func, insert, literal, null, select, text, union_all, update
+from sqlalchemy import (
+    JSON,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,6 +98,10 @@ _RECORD_COLUMNS = (
     .where(TimelineRow.__table__.c.postmortem_id == _postmortems.id)
     .scalar_subquery()
     .label("timeline_entries"),
+    (
+        exists().where(_actions.postmortem_id == _postmortems.id)
+        | exists().where(_cases.postmortem_id == _postmortems.id)
+    ).label("has_items"),
 )
 _ACTION_COLUMNS = (
     _actions.postmortem_id,
@@ -234,11 +252,11 @@ class Postmortems(StoreBase):
     async def _records(
         self, connection: AsyncConnection, statement: Select[Any], params: dict[str, Any] | None = None
     ) -> list[PostmortemRecord]:
-        """The postmortems ``statement`` (on ``_RECORDS``) selects, in two statements whatever their
-        number: each with its sections (and how many timeline entries it has), then all their
-        actions with whether their owners are gone, and their eval cases; a third reads the timelines
-        of those that have one (and another, once per process, a template version that is in no file
-        any more)."""
+        """The postmortems ``statement`` (on ``_RECORDS``) selects, in at most three statements whatever
+        their number: each with its sections (and whether it has actions or eval cases, and how many
+        timeline entries), then the actions, with whether their owners are gone, and the eval cases of
+        those that have any, then the timelines of those that have one (and another, once per
+        process, a template version that is in no file any more)."""
         rows = (await connection.execute(statement, params)).all()
         if not rows:
             return []
@@ -247,9 +265,11 @@ class Postmortems(StoreBase):
             grouped.setdefault(row.id, []).append(row)
         actions_of: dict[int, list[Row[Any]]] = {}
         cases_of: dict[int, list[Row[Any]]] = {}
-        for item in (await connection.execute(_ITEMS_OF, {"postmortem_ids": list(grouped)})).all():
-            of = actions_of if item.item == _ACTION_ITEM else cases_of
-            of.setdefault(item.postmortem_id, []).append(item)
+        with_items = [key for key, group in grouped.items() if group[0].has_items]
+        if with_items:  # the first seven sections are saved before any action exists: no statement then
+            for item in (await connection.execute(_ITEMS_OF, {"postmortem_ids": with_items})).all():
+                of = actions_of if item.item == _ACTION_ITEM else cases_of
+                of.setdefault(item.postmortem_id, []).append(item)
         timeline_of: dict[int, list[Row[Any]]] = {}
         with_timeline = [key for key, group in grouped.items() if group[0].timeline_entries]
         if with_timeline:  # most saves are of postmortems without one: no statement for them

@@ -59,6 +59,7 @@ async def test_save_and_next_reads_the_postmortem_once_in_at_most_six_statements
         assert saved.errors is None and saved.view is not None, section
         assert len(postmortem_reads(sent)) == 1, f"{section}: {postmortem_reads(sent)}"
         assert len(sent) <= MOST_PER_REQUEST, f"{section}: {len(sent)} statements: {sent}"
+        assert not [s for s in sent if "UNION ALL" in s], f"{section}: actions read where there are none"
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and record.incident_id == "inc-lean-1"
     assert set(record.sections) == {"summary", "what_happened"}
