@@ -4,6 +4,7 @@ and the one statement that records an edit on the postmortem and marks its card 
 from __future__ import annotations
 
 import functools
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -57,16 +58,26 @@ class StoreBase:
         links: LinkTemplates = NO_LINKS,
     ) -> None:
         self.engine = engine
-        autocommit = engine.dialect.name != "sqlite"
-        self.reads = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
-        """For reads that need no transaction: on PostgreSQL, without the round trips of BEGIN and
-        ROLLBACK (at READ COMMITTED each statement sees its own snapshot, in a transaction or not)."""
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._autocommit = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         self.clock: Clock = clock or SystemClock()
         self.catalog: Catalog = catalog or default_catalog()
         self.links = links
         """The operator's trace link templates, handed out with every record."""
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._kept: set[tuple[str, str]] = set()
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads, in no transaction: on PostgreSQL without the round trips of BEGIN and
+        ROLLBACK (at READ COMMITTED each statement sees its own snapshot, in a transaction or not);
+        sqlite3 opens none before a read."""
+        return self._autocommit.connect()
+
+    def one_statement(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for a write that is one statement, a transaction by itself: on PostgreSQL
+        in autocommit, without the round trips of BEGIN and COMMIT; on SQLite, which opens a
+        transaction before any write, committed as usual."""
+        return self.engine.begin() if self._sqlite else self._autocommit.connect()
 
     async def _audit(
         self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any

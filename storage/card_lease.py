@@ -106,13 +106,13 @@ def granted(postmortem_id: int, holder: str, returned: Any) -> Lease | None:
 
 class CardLeases:
     def __init__(self, store: Store) -> None:
-        self.engine = store.engine
+        self.one_statement = store.one_statement  # each step below is a single statement
         self.clock = store.clock
 
     async def want(self, postmortem_id: int) -> Lease | None:
         """Mark the card out of date; the lease if nobody renders it now, else None (they will)."""
         me = new_holder()
-        async with self.engine.begin() as connection:
+        async with self.one_statement() as connection:
             row = (
                 await connection.execute(_WANT, {"postmortem_id": postmortem_id, **wanted(me, self.clock.now())})
             ).one_or_none()
@@ -130,7 +130,7 @@ class CardLeases:
             "until": now + LEASE_FOR,
             "finished": now if finished else None,
         }
-        async with self.engine.begin() as connection:
+        async with self.one_statement() as connection:
             if posted:
                 row = (await connection.execute(_RELEASE_POSTED, {**params, "posted": posted})).one_or_none()
             else:
@@ -141,7 +141,7 @@ class CardLeases:
 
     async def drop(self, lease: Lease) -> None:
         """Give the lease up after a failed render, so the next change renders at once."""
-        async with self.engine.begin() as connection:
+        async with self.one_statement() as connection:
             await connection.execute(_DROP, self._held(lease))
 
     async def claim_post(self, lease: Lease) -> None:
@@ -150,7 +150,7 @@ class CardLeases:
         Should the post's outcome be lost, the next renderer looks for the card in the
         channel's history from this moment, instead of posting it again.
         """
-        async with self.engine.begin() as connection:
+        async with self.one_statement() as connection:
             await connection.execute(_CLAIM_POST, {**self._held(lease), "now": self.clock.now()})
 
     @staticmethod

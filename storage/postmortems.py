@@ -283,7 +283,7 @@ class Postmortems(StoreBase):
         return records
 
     async def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> PostmortemRecord | None:
-        async with self.reads.connect() as connection:
+        async with self.reading() as connection:
             found = await self._records(connection, statement, params)
         return found[0] if found else None
 
