@@ -66,3 +66,21 @@ async def test_nothing_owed_means_no_wait() -> None:
     foreground, log = Foreground(patience=30), []
     await asyncio.wait_for(_deferred(foreground, log), timeout=5)
     assert log == ["deferred work"]
+
+
+async def test_a_requests_own_deferred_work_does_not_wait_for_its_own_answer() -> None:
+    foreground, log = Foreground(patience=30), []
+    answered = asyncio.Event()
+
+    async def request() -> None:
+        with foreground.answering():
+            listener = asyncio.create_task(_deferred(foreground, log))  # Bolt runs the listener as a task
+            await asyncio.wait_for(listener, timeout=5)
+            await answered.wait()
+            log.append("answered")
+
+    task = asyncio.create_task(request())
+    await asyncio.sleep(0.01)
+    assert log == ["deferred work"]
+    answered.set()
+    await task
