@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Update, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -27,6 +28,8 @@ def new_param(name: str, column: Any) -> Any:
 
 
 _INSERT_AUDIT = insert(AuditRow.__table__)
+DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+"""Each database's INSERT, for what the generic one lacks (``ON CONFLICT DO NOTHING``)."""
 
 
 @functools.cache

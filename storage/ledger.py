@@ -19,10 +19,10 @@ from itertools import groupby
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.reminder_policy import Reminder
+from storage.base import DIALECT_INSERT
 from storage.models import ReminderRow
 from storage.store import Store
 
@@ -33,7 +33,6 @@ OWNED = ("claimed", "checking", "sending")
 _BATCH = 5_000
 Request = TypeVar("Request")
 Result = TypeVar("Result")
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,7 @@ class Ledger:
             }
             for r in reminders
         ]
-        insert = _INSERT[session.bind.dialect.name](ReminderRow).on_conflict_do_nothing(index_elements=["key"])
+        insert = DIALECT_INSERT[session.bind.dialect.name](ReminderRow).on_conflict_do_nothing(index_elements=["key"])
         return set((await session.scalars(insert.returning(ReminderRow.key), rows)).all())
 
     async def _claim(self, session: AsyncSession, reminder: Reminder, previous: Seen, now: datetime) -> Claim | None:

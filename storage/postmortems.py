@@ -23,7 +23,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +31,7 @@ from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from bot.domain.timeline import in_order
 from storage import card_lease
-from storage.base import IncidentIdInUse, StoreBase, new_param
+from storage.base import DIALECT_INSERT, IncidentIdInUse, StoreBase, new_param
 from storage.models import (
     ActionRow,
     AuditRow,
@@ -193,8 +192,8 @@ def _record(
 
 _INSERT_SECTION = insert(SectionAnswerRow.__table__)
 _INSERT_NEW_POSTMORTEM = {
-    name: dialect.insert(PostmortemRow.__table__).on_conflict_do_nothing().returning(_postmortems.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    name: dialect_insert(PostmortemRow.__table__).on_conflict_do_nothing().returning(_postmortems.id)
+    for name, dialect_insert in DIALECT_INSERT.items()
 }
 """A postmortem, unless the channel has one or the team's incident id is taken (then no row is returned)."""
 _UPDATE_SECTION = (
