@@ -71,10 +71,11 @@ class MeteredApp(AsyncApp):
     and the listeners' tasks copy the request's scope when the dispatch starts them.
     """
 
-    def __init__(self, *, metrics: Metrics, foreground: Foreground | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, metrics: Metrics, foreground: Foreground, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.metrics = metrics
-        self.foreground = foreground or Foreground()
+        self.foreground = foreground
+        """The listeners' (``Services.foreground``): the dispatch says which requests are unanswered."""
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         started = time.perf_counter()

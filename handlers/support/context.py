@@ -23,14 +23,15 @@ class Services:
     store: Store
     metadata_key: bytes
     """Seals modal metadata (``handlers.support.metadata``)."""
+    foreground: Foreground
+    """Work after an answer waits on ``foreground.turn()`` for the answers other requests still owe;
+    the same one the app's dispatch enters, so it must be handed in, never made here."""
     canvas: bool = False
     """``POSTMORTEM_CANVAS``: keep each postmortem as its channel's canvas too."""
     timeline_reaction: str = "pushpin"
     """The reaction that adds a message to the timeline (``TIMELINE_REACTION``)."""
     groups: UserGroups = field(default_factory=UserGroups)
     """Each workspace's user groups, the teams of the insights (a cache)."""
-    foreground: Foreground = field(default_factory=Foreground)
-    """Work after an answer waits on ``foreground.turn()`` for the answers other requests still owe."""
 
     @property
     def catalog(self) -> Catalog:
