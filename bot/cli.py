@@ -61,7 +61,7 @@ async def _store(
     before the database is opened, so a broken template stops a command before anything else.
     """
     try:
-        engine = await open_database(settings.database_url, create=create)
+        engine = await open_database(settings.database_url, create=create, pool_size=settings.database_pool_size)
     except DatabaseUnavailable as exc:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise ConfigError(f"{exc} (DATABASE_URL={shown})") from None

@@ -17,6 +17,7 @@ from bot.domain.links import LinkTemplates, check_url_template
 from bot.domain.reminder_policy import ReminderPolicy, parse_day_thresholds, parse_workdays, parse_working_hours
 from bot.domain.template import Role
 from bot.ratelimit import Rate, parse_rate_limits, rate_limits
+from storage.db import POOL_SIZE
 from storage.tokens import BadKey, TokenCipher
 
 _CHANNEL = r"(T[A-Z0-9]{2,}:)?[CG][A-Z0-9]{2,}"
@@ -63,6 +64,7 @@ class StorageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///postmortem-bot.db"
+    database_pool_size: int = Field(default=POOL_SIZE, ge=1, le=1000)
     postmortem_templates: Path | None = None
     postmortem_default_template: str = DEFAULT_TEMPLATE
     postmortem_severities: str | None = None

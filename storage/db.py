@@ -55,9 +55,15 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 PING_AFTER_IDLE_SECONDS = 30.0
 RECYCLE_SECONDS = 1800
+POOL_SIZE = 20
+"""Connections each process keeps to PostgreSQL (``DATABASE_POOL_SIZE``): as many as requests
+that use the database at once in a burst of twenty commands."""
+OVERFLOW = 10
 
 
-def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> AsyncEngine:
+def create_engine(
+    url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, pool_size: int = POOL_SIZE
+) -> AsyncEngine:
     """A pooled engine that pings a connection only when it sat idle for ``ping_after_idle`` seconds.
 
     A ping on every checkout (SQLAlchemy's ``pool_pre_ping``) costs a round trip per
@@ -65,12 +71,23 @@ def create_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) ->
     may have been dropped by the server or a proxy: it is pinged, and replaced if dead.
     Connections are also recycled every half hour, before servers' idle timeouts.
     """
-    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS, **_sqlite_options(url))
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    options = _sqlite_options(url) if sqlite else _server_options(pool_size)
+    engine = create_async_engine(async_url(url), pool_recycle=RECYCLE_SECONDS, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", functools.partial(_ping_if_idle, ping_after_idle))
     return engine
+
+
+def _server_options(pool_size: int) -> dict[str, Any]:
+    """``pool_size`` connections stay open between requests. SQLAlchemy's default of 5 closed
+    every connection a burst opened past the fifth as soon as it came back, so twenty
+    concurrent commands connected anew, again and again: a backend process forked by the
+    server and a login for each, on the cores that serve the requests. A burst past
+    ``pool_size`` may still open up to ``OVERFLOW`` more for itself."""
+    return {"pool_size": pool_size, "max_overflow": OVERFLOW}
 
 
 def _sqlite_options(url: str) -> dict[str, Any]:
@@ -79,8 +96,6 @@ def _sqlite_options(url: str) -> dict[str, Any]:
     SQLite takes one writer at a time and makes the others sleep and retry (its busy
     timeout, in steps of up to 100 ms): one connection per process queues them on the event
     loop instead, without sleeping. No request holds a connection across a Slack call."""
-    if make_url(url).get_backend_name() != "sqlite":
-        return {}
     trips = {"module": one_trip_dbapi()}
     return trips if sqlite_file(url) is None else {**trips, "pool_size": 1, "max_overflow": 0}
 
@@ -134,7 +149,7 @@ async def upgrade(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
-async def open_database(url: str, *, create: bool = True) -> AsyncEngine:
+async def open_database(url: str, *, create: bool = True, pool_size: int = POOL_SIZE) -> AsyncEngine:
     """An engine on an up-to-date schema, or DatabaseUnavailable saying why not.
 
     ``create=False`` refuses a SQLite file that does not exist yet rather than making an empty one.
@@ -144,7 +159,7 @@ async def open_database(url: str, *, create: bool = True) -> AsyncEngine:
         raise DatabaseUnavailable(f"no database at {path}: `postmortem-bot migrate` creates it")
     if path is not None and not path.parent.is_dir():  # told before aiosqlite starts a thread that fails
         raise DatabaseUnavailable(f"cannot open the database file {path}: folder {path.parent} does not exist")
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=pool_size)
     try:
         async with engine.connect():
             pass

@@ -69,6 +69,10 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
             {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://db/x"},
             "configuration error: DATABASE_URL: use sqlite:///file.db or postgresql://…, not mysql",
         ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_POOL_SIZE": "0"},
+            "configuration error: DATABASE_POOL_SIZE:",
+        ),
     ],
 )
 def test_bad_configuration_ends_run_with_one_line_naming_the_variable(

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from storage.db import create_engine
+from bot.config import StorageSettings
+from storage.db import create_engine, open_database
 
 
 async def _drop_other_connections(url: str) -> None:
@@ -44,4 +45,18 @@ async def test_a_connection_in_steady_use_is_not_pinged(database_url: str) -> No
     with pytest.raises(DBAPIError):
         await _select_one(engine)
     assert await _select_one(engine) == 1, "the failed one was discarded"
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_database_pool_size_is_how_many_connections_are_kept(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
+    settings = StorageSettings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    engine = await open_database(settings.database_url, pool_size=settings.database_pool_size)
+    connections = [await engine.connect() for _ in range(6)]  # a burst past the pool
+    for connection in connections:
+        await connection.close()
+    assert engine.pool.checkedin() == 3, "the three past the pool size were closed on return"
     await engine.dispose()

@@ -7,16 +7,19 @@ audit entry and the card's mark in one transaction, and releases the card after 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import example
 from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
+from storage.db import POOL_SIZE
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"
@@ -76,3 +79,22 @@ async def test_a_start_creates_the_postmortem_and_posts_its_card_in_at_most_six_
     assert len(standin.messages(CHANNEL)) == 1
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and record.card_ts == standin.messages(CHANNEL)[0]["ts"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_bursts_of_twenty_starts_keep_the_database_connections_they_opened(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    """With SQLAlchemy's default pool (5 kept) every burst connected anew past its fifth
+    connection and closed those on return: a server process forked and a login each time."""
+    opened: list[object] = []
+    event.listen(store.engine.sync_engine, "connect", lambda connection, _record: opened.append(connection))
+    for burst in range(3):
+        channels = [f"C0BURST{burst}{n:02d}" for n in range(20)]
+        answers = await asyncio.gather(
+            *(slack.command(f"start inc-burst-{burst}-{n}", user=ALICE, channel=c) for n, c in enumerate(channels))
+        )
+        await listeners_finished()
+        assert [a.status for a in answers] == [200] * 20
+        assert [len(standin.messages(c)) for c in channels] == [1] * 20, "one card in every channel"
+    assert 5 < len(opened) <= POOL_SIZE, f"{len(opened)} connections opened for 60 starts"
