@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from bot import example
+from bot.app import MeteredApp
+from bot.demo import Walkthrough, listeners_finished
+from bot.slackdev import SlackDriver, SlackStandin
 from handlers.support.foreground import Foreground
 
 
@@ -84,3 +88,46 @@ async def test_a_requests_own_deferred_work_does_not_wait_for_its_own_answer() -
     assert log == ["deferred work"]
     answered.set()
     await task
+
+
+async def test_deferred_work_waits_for_a_modal_owed_on_a_trigger_after_the_answer() -> None:
+    """Twenty commands at once: the first one's database work must not come before the last
+    one's ``views.open``, whose trigger expires 3 seconds after its command."""
+    foreground, log = Foreground(patience=30), []
+    opened = asyncio.Event()
+
+    async def command() -> None:
+        with foreground.answering():
+            log.append("answered")
+        with foreground.owing():
+            await opened.wait()
+            log.append("modal opened")
+
+    request = asyncio.create_task(command())
+    await asyncio.sleep(0.01)
+    work = asyncio.create_task(_deferred(foreground, log))
+    await asyncio.sleep(0.01)
+    assert log == ["answered"]
+    opened.set()
+    await asyncio.gather(work, request)
+    assert log == ["answered", "modal opened", "deferred work"]
+
+
+async def test_a_saves_card_edit_waits_for_the_modal_another_start_still_owes(
+    app: MeteredApp, slack: SlackDriver, standin: SlackStandin
+) -> None:
+    app.foreground.patience = 30  # the order is under test, not the patience
+    saving = Walkthrough(slack, standin, example.OWNER, "C0SAVING")
+    await saving.start("inc-fg-1")
+    await listeners_finished()
+    gate = standin.hold("views.open")  # Slack is slow to open the other command's modal
+    started = await slack.command("start inc-fg-2", user=example.SAFETY_LEAD, channel="C0STARTING")
+    assert started.status == 200
+    saved = await saving.save({**example.ANSWERS["summary"], "incident_id": "inc-fg-1"})
+    assert saved.errors is None
+    await asyncio.sleep(0.1)  # time enough for an edit that did not wait
+    gate.set()
+    await listeners_finished()
+    order = [(c.method, c.params.get("channel")) for c in standin.calls if c.method in ("views.open", "chat.update")]
+    assert order[-2:] == [("views.open", None), ("chat.update", "C0SAVING")]
+    assert "Sections done: 1/10" in str(standin.messages("C0SAVING")[0]["blocks"])

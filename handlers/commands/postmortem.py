@@ -143,7 +143,8 @@ async def _start(
     ).keyed(svc.metadata_key)
     draft = _draft(template, incident_id, word)
     view = section_view(template, first, None, meta, draft)
-    opened, trouble = await _open_form(client, command["trigger_id"], view)
+    with svc.foreground.owing():
+        opened, trouble = await _open_form(client, command["trigger_id"], view)
     await svc.foreground.turn()
     try:
         started = await svc.store.start(team, channel, user, incident_id, template)
