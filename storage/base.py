@@ -33,7 +33,7 @@ DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @functools.cache
-def _touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
+def touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
     """Who edited last and the ``changed`` columns of the postmortem, with its card marked out of
     date (and, with ``take_card``, its lease taken): one statement per shape, built once."""
     card = card_lease.MARK if take_card else {"card_revision": _postmortems.card_revision + 1}
@@ -44,6 +44,17 @@ def _touch_statement(changed: tuple[str, ...], *, take_card: bool) -> Update:
         .values({**edited, **card})
         .returning(*card_lease.MARK_RETURNS)
     )
+
+
+def touch_params(
+    postmortem_id: int, user_id: str, now: datetime, changes: dict[str, Any], card_holder: str | None
+) -> dict[str, Any]:
+    """The parameters of ``touch_statement``."""
+    params = {"pid": postmortem_id, "new_last_edited_by": user_id, "new_last_edited_at": now}
+    params |= {f"new_{name}": value for name, value in changes.items()}
+    if card_holder is not None:
+        params |= card_lease.wanted(card_holder, now)
+    return params
 
 
 class IncidentIdInUse(Exception):
@@ -99,11 +110,8 @@ class StoreBase:
         card_holder: str | None,
     ) -> Row[Any] | None:
         """Who edited last, what the save changes on the postmortem, and the card marked out of date."""
-        statement = _touch_statement(tuple(changes), take_card=card_holder is not None)
-        params = {"pid": postmortem_id, "new_last_edited_by": user_id, "new_last_edited_at": now}
-        params |= {f"new_{name}": value for name, value in changes.items()}
-        if card_holder is not None:
-            params |= card_lease.wanted(card_holder, now)
+        statement = touch_statement(tuple(changes), take_card=card_holder is not None)
+        params = touch_params(postmortem_id, user_id, now, changes, card_holder)
         try:
             return (await connection.execute(statement, params)).one_or_none()
         except IntegrityError:

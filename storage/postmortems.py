@@ -1,6 +1,6 @@
 """The postmortem repository: start, load, save a section, import; each public method is one
-transaction, so a handler never holds a session open. A save is three statements in one
-transaction, built once (see ``_touch_statement`` in ``storage.base``)."""
+transaction, so a handler never holds a session open. A save is one statement on PostgreSQL
+(``storage.logged_changes``) and three in one transaction on SQLite, each built once."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,8 +31,9 @@ from bot.domain.document import Postmortem
 from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from bot.domain.timeline import in_order
-from storage import card_lease
-from storage.base import DIALECT_INSERT, IncidentIdInUse, StoreBase, new_param
+from storage import card_lease, logged_changes
+from storage.base import IncidentIdInUse, StoreBase, touch_params
+from storage.logged_changes import UPDATE_SECTION
 from storage.models import (
     ActionRow,
     AuditRow,
@@ -191,20 +193,9 @@ def _record(
 
 
 _INSERT_SECTION = insert(SectionAnswerRow.__table__)
-_INSERT_NEW_POSTMORTEM = {
-    name: dialect_insert(PostmortemRow.__table__).on_conflict_do_nothing().returning(_postmortems.id)
-    for name, dialect_insert in DIALECT_INSERT.items()
-}
-"""A postmortem, unless the channel has one or the team's incident id is taken (then no row is returned)."""
-_UPDATE_SECTION = (
-    update(SectionAnswerRow.__table__)
-    .where(
-        _sections.postmortem_id == bindparam("pid"),
-        _sections.section_key == bindparam("key"),
-        _sections.version == bindparam("base"),
-    )
-    .values({name: new_param(name, _sections[name]) for name in ("version", "data", "updated_by", "updated_at")})
-)
+_INSERT_NEW_POSTMORTEM = sqlite.insert(PostmortemRow.__table__).on_conflict_do_nothing().returning(_postmortems.id)
+"""A postmortem, unless the channel has one or the team's incident id is taken (then no row is returned);
+PostgreSQL's comes with its audit entry (``storage.logged_changes``)."""
 
 
 class _Stale(Exception):
@@ -339,11 +330,15 @@ class Postmortems(StoreBase):
         values = {"team_id": team_id, "channel_id": channel_id, "incident_id": incident_id, "created_by": user_id}
         named = {"template_name": template.name, "template_version": template.version}
         leased = card_lease.taken(holder, now) if take_card else {}
-        async with self.engine.begin() as connection:
-            insert_new = _INSERT_NEW_POSTMORTEM[connection.dialect.name]
-            postmortem_id = await connection.scalar(insert_new, {**values, **named, "created_at": now, **leased})
-            if postmortem_id is not None:
-                await self._audit(connection, postmortem_id, user_id, "started")
+        params = {**values, **named, "created_at": now, **leased}
+        if self._sqlite:
+            async with self.engine.begin() as connection:
+                postmortem_id = await connection.scalar(_INSERT_NEW_POSTMORTEM, params)
+                if postmortem_id is not None:
+                    await self._audit(connection, postmortem_id, user_id, "started")
+        else:
+            async with self.one_statement() as connection:
+                postmortem_id = await connection.scalar(logged_changes.start_statement(tuple(params)), params)
         if postmortem_id is None:
             existing = await self.by_channel(team_id, channel_id)
             if existing:
@@ -374,36 +369,66 @@ class Postmortems(StoreBase):
         *,
         take_card: bool = False,
     ) -> SavedSection:
-        """Store answers if nobody saved since ``base_version``: one transaction of three statements.
+        """Store answers if nobody saved since ``base_version``: the section, the postmortem's edit and
+        the audit entry, all or nothing (one statement on PostgreSQL, a transaction on SQLite).
 
-        The same statement that records who edited marks the card out of date and, with
+        The statement that records who edited marks the card out of date and, with
         ``take_card``, takes its render lease (the caller must then render or drop it).
         """
         now = self.clock.now()
-        holder = card_lease.new_holder()
+        holder = card_lease.new_holder() if take_card else None
         roles = template.roles_in(section_key, data)
+        changes = _postmortem_values(roles)
         try:
-            async with self.engine.begin() as connection:
-                version = await self._write_section(
-                    connection, postmortem_id, section_key, data, base_version, user_id, now
+            if self._sqlite:
+                version, touched = await self._save_in_transaction(
+                    postmortem_id, section_key, data, base_version, user_id, now, changes, holder
                 )
-                touched = await self._touch(
-                    connection,
-                    postmortem_id,
-                    user_id,
-                    now,
-                    _postmortem_values(roles),
-                    holder if take_card else None,
-                )
-                await self._audit(
-                    connection, postmortem_id, user_id, "section_saved", section_key=section_key, version=version
-                )
+            else:
+                section = {"pid": postmortem_id, "key": section_key, "base": base_version}
+                section |= {"new_version": base_version + 1, "new_data": data, "new_updated_by": user_id}
+                params = section | {"new_updated_at": now} | touch_params(postmortem_id, user_id, now, changes, holder)
+                version, touched = await self._save_in_one_statement(changes, params, take_card=take_card)
         except _Stale:
             raise Conflict(await self.section(postmortem_id, section_key)) from None
         except IncidentIdInUse:
             raise await self._incident_id_taken(postmortem_id, roles.get(Role.INCIDENT_ID) or "") from None
-        card = card_lease.granted(postmortem_id, holder, touched) if take_card else None
+        card = card_lease.granted(postmortem_id, holder, touched) if holder else None
         return SavedSection(SectionSnapshot(data, version, user_id, now), card)
+
+    async def _save_in_transaction(
+        self,
+        postmortem_id: int,
+        section_key: str,
+        data: dict[str, Any],
+        base_version: int,
+        user_id: str,
+        now: datetime,
+        changes: dict[str, Any],
+        card_holder: str | None,
+    ) -> tuple[int, Row[Any] | None]:
+        async with self.engine.begin() as connection:
+            version = await self._write_section(
+                connection, postmortem_id, section_key, data, base_version, user_id, now
+            )
+            touched = await self._touch(connection, postmortem_id, user_id, now, changes, card_holder)
+            await self._audit(
+                connection, postmortem_id, user_id, "section_saved", section_key=section_key, version=version
+            )
+        return version, touched
+
+    async def _save_in_one_statement(
+        self, changes: dict[str, Any], params: dict[str, Any], *, take_card: bool
+    ) -> tuple[int, Row[Any]]:
+        statement = logged_changes.save_statement(tuple(changes), first=params["base"] == 0, take_card=take_card)
+        try:
+            async with self.one_statement() as connection:
+                row = (await connection.execute(statement, params)).one_or_none()
+        except IntegrityError:  # the one constraint a save can meet: the incident id is unique in a team
+            raise IncidentIdInUse from None
+        if row is None:
+            raise _Stale
+        return row.version, row
 
     async def section(self, postmortem_id: int, section_key: str) -> SectionSnapshot:
         async with self.sessions() as session:
@@ -450,7 +475,7 @@ class Postmortems(StoreBase):
                 raise _Stale from None
             return 1
         result = await connection.execute(
-            _UPDATE_SECTION,
+            UPDATE_SECTION,
             {"pid": postmortem_id, "key": section_key, "base": base_version, "new_version": base_version + 1}
             | {f"new_{name}": value for name, value in values.items()},
         )

@@ -44,7 +44,11 @@ async def test_stale_version_is_a_conflict_and_keeps_the_first_answer(store: Sto
     assert (await store.save_section(record.id, "root_cause", second, 1, "UBOB", builtin())).version == 2
     stored = await store.get(record.id)
     assert stored is not None and stored.doc.value("root_cause", "immediate_cause") == "something else"
-    assert [a.event for a in await store.audit(record.id)] == ["started", "section_saved", "section_saved"]
+    assert [(a.event, a.actor, a.section_key, a.detail, a.at) for a in await store.audit(record.id)] == [
+        ("started", "U1", None, {}, store.clock.now()),
+        ("section_saved", "UALICE", "root_cause", {"version": 1}, store.clock.now()),
+        ("section_saved", "UBOB", "root_cause", {"version": 2}, store.clock.now()),
+    ], "the refused save left no entry"
 
 
 async def test_two_concurrent_saves_on_one_version_let_exactly_one_win(store: Store) -> None:
