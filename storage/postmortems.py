@@ -5,6 +5,7 @@ transaction, so a handler never holds a session open. A save is one statement on
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -198,6 +199,28 @@ _INSERT_NEW_POSTMORTEM = sqlite.insert(PostmortemRow.__table__).on_conflict_do_n
 PostgreSQL's comes with its audit entry (``storage.logged_changes``)."""
 
 
+@dataclass(frozen=True)
+class _SectionSave:
+    """A section's answers on their way to the database, and what the save changes on the postmortem."""
+
+    postmortem_id: int
+    section_key: str
+    data: dict[str, Any]
+    base_version: int
+    user_id: str
+    now: datetime
+    changes: dict[str, Any]
+    card_holder: str | None
+
+    def params(self) -> dict[str, Any]:
+        """The parameters of ``UPDATE_SECTION`` and of PostgreSQL's whole save (``storage.logged_changes``)."""
+        section = {"pid": self.postmortem_id, "key": self.section_key, "base": self.base_version}
+        written = {"new_version": self.base_version + 1, "new_data": self.data}
+        written |= {"new_updated_by": self.user_id, "new_updated_at": self.now}
+        touched = touch_params(self.postmortem_id, self.user_id, self.now, self.changes, self.card_holder)
+        return section | written | touched
+
+
 class _Stale(Exception):
     """The optimistic version check failed inside the transaction."""
 
@@ -375,55 +398,45 @@ class Postmortems(StoreBase):
         The statement that records who edited marks the card out of date and, with
         ``take_card``, takes its render lease (the caller must then render or drop it).
         """
-        now = self.clock.now()
         holder = card_lease.new_holder() if take_card else None
         roles = template.roles_in(section_key, data)
-        changes = _postmortem_values(roles)
+        save = _SectionSave(
+            postmortem_id, section_key, data, base_version, user_id, self.clock.now(), _postmortem_values(roles), holder
+        )
         try:
             if self._sqlite:
-                version, touched = await self._save_in_transaction(
-                    postmortem_id, section_key, data, base_version, user_id, now, changes, holder
-                )
+                version, touched = await self._save_in_transaction(save)
             else:
-                section = {"pid": postmortem_id, "key": section_key, "base": base_version}
-                section |= {"new_version": base_version + 1, "new_data": data, "new_updated_by": user_id}
-                params = section | {"new_updated_at": now} | touch_params(postmortem_id, user_id, now, changes, holder)
-                version, touched = await self._save_in_one_statement(changes, params, take_card=take_card)
+                version, touched = await self._save_in_one_statement(save)
         except _Stale:
             raise Conflict(await self.section(postmortem_id, section_key)) from None
         except IncidentIdInUse:
             raise await self._incident_id_taken(postmortem_id, roles.get(Role.INCIDENT_ID) or "") from None
         card = card_lease.granted(postmortem_id, holder, touched) if holder else None
-        return SavedSection(SectionSnapshot(data, version, user_id, now), card)
+        return SavedSection(SectionSnapshot(data, version, user_id, save.now), card)
 
-    async def _save_in_transaction(
-        self,
-        postmortem_id: int,
-        section_key: str,
-        data: dict[str, Any],
-        base_version: int,
-        user_id: str,
-        now: datetime,
-        changes: dict[str, Any],
-        card_holder: str | None,
-    ) -> tuple[int, Row[Any] | None]:
+    async def _save_in_transaction(self, save: _SectionSave) -> tuple[int, Row[Any] | None]:
         async with self.engine.begin() as connection:
-            version = await self._write_section(
-                connection, postmortem_id, section_key, data, base_version, user_id, now
+            version = await self._write_section(connection, save)
+            touched = await self._touch(
+                connection, save.postmortem_id, save.user_id, save.now, save.changes, save.card_holder
             )
-            touched = await self._touch(connection, postmortem_id, user_id, now, changes, card_holder)
             await self._audit(
-                connection, postmortem_id, user_id, "section_saved", section_key=section_key, version=version
+                connection,
+                save.postmortem_id,
+                save.user_id,
+                "section_saved",
+                section_key=save.section_key,
+                version=version,
             )
         return version, touched
 
-    async def _save_in_one_statement(
-        self, changes: dict[str, Any], params: dict[str, Any], *, take_card: bool
-    ) -> tuple[int, Row[Any]]:
-        statement = logged_changes.save_statement(tuple(changes), first=params["base"] == 0, take_card=take_card)
+    async def _save_in_one_statement(self, save: _SectionSave) -> tuple[int, Row[Any]]:
+        first, take_card = save.base_version == 0, save.card_holder is not None
+        statement = logged_changes.save_statement(tuple(save.changes), first=first, take_card=take_card)
         try:
             async with self.one_statement() as connection:
-                row = (await connection.execute(statement, params)).one_or_none()
+                row = (await connection.execute(statement, save.params())).one_or_none()
         except IntegrityError:  # the one constraint a save can meet: the incident id is unique in a team
             raise IncidentIdInUse from None
         if row is None:
@@ -453,35 +466,22 @@ class Postmortems(StoreBase):
             )
         return IncidentIdTaken(incident_id, channel or "?")
 
-    async def _write_section(
-        self,
-        connection: AsyncConnection,
-        postmortem_id: int,
-        section_key: str,
-        data: dict[str, Any],
-        base_version: int,
-        user_id: str,
-        now: datetime,
-    ) -> int:
+    async def _write_section(self, connection: AsyncConnection, save: _SectionSave) -> int:
         """Version 1 by insert; later versions by an update that finds nothing when someone saved meanwhile."""
-        values = {"data": data, "updated_by": user_id, "updated_at": now}
-        if base_version == 0:
+        values = {"data": save.data, "updated_by": save.user_id, "updated_at": save.now}
+        if save.base_version == 0:
             try:
                 await connection.execute(
                     _INSERT_SECTION,
-                    {"postmortem_id": postmortem_id, "section_key": section_key, "version": 1, **values},
+                    {"postmortem_id": save.postmortem_id, "section_key": save.section_key, "version": 1, **values},
                 )
             except IntegrityError:  # a colleague's first save came first
                 raise _Stale from None
             return 1
-        result = await connection.execute(
-            UPDATE_SECTION,
-            {"pid": postmortem_id, "key": section_key, "base": base_version, "new_version": base_version + 1}
-            | {f"new_{name}": value for name, value in values.items()},
-        )
+        result = await connection.execute(UPDATE_SECTION, save.params())
         if result.rowcount != 1:
             raise _Stale
-        return base_version + 1
+        return save.base_version + 1
 
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
         """The card's message, once a post's outcome is known (None: Slack refused it); settles the claim."""
