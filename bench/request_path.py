@@ -33,7 +33,9 @@ with PostgreSQL it is not. ``SQL statements/req`` counts what the product's engi
 (SQLAlchemy's ``before_cursor_execute``) during the phase, per request. The whole sequence
 runs ``--rounds`` times (3) on fresh channels: latencies pool every round's samples, CPU and
 statements show the median round and the range, because this machine's CPU time varies by
-up to 2x from one minute to the next. A request is "not ok" when its answer was not 200, Slack would
+up to 2x from one minute to the next. ``host steal %`` says how much of the machine's CPU time
+the hypervisor gave to other guests during the phase: the figures of a phase with much of it
+are the neighbours' as much as the app's. A request is "not ok" when its answer was not 200, Slack would
 have rejected it, the next modal was not shown, or ``views.open``/the card never came.
 
     .venv/bin/python bench/request_path.py [--database-url URL] [--requests 200]
@@ -275,6 +277,8 @@ class Phase:
     """CPU seconds per request the app's process used (user + system), one figure per round."""
     statements: list[float] = field(default_factory=list)
     """SQL statements per request the app sent, one figure per round (the product only)."""
+    steal: list[float] = field(default_factory=list)
+    """Percent of the machine's CPU time the hypervisor gave to other guests, one figure per round."""
 
 
 @contextlib.asynccontextmanager
@@ -369,6 +373,19 @@ async def save_journey(target: Target, i: int) -> Sample:
 Journey = Callable[[Target, int], Awaitable[Sample]]
 
 
+def host_ticks() -> tuple[int, int] | None:
+    """The machine's CPU time so far, in clock ticks: (stolen, all), from /proc/stat (Linux); None elsewhere.
+
+    On a virtual machine "steal" is time a CPU was ready to run this guest but the hypervisor
+    ran another: the same code then takes more CPU time too, its caches shared with a neighbour.
+    """
+    try:
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process, from /proc (Linux); None elsewhere."""
     try:
@@ -420,16 +437,17 @@ def row(phase: Phase, metric: str, values: list[float | None], rate: bool) -> st
     present = [v * 1000 for v in values if v is not None]
     failed = sum(1 for s in phase.samples if not s.ok)
     if not present:
-        dashes = " | ".join("-" * 6)
-        return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | - | {failed} |"
+        dashes = " | ".join("-" * 8)  # from p50 to host steal
+        return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | {failed} |"
     per_second = f"{len(phase.samples) / phase.wall:.0f}" if rate else ""
     cpu = _spread([c * 1000 for c in phase.app_cpu]) if rate else ""
     statements = _spread(phase.statements) if rate else ""
+    steal = _spread(phase.steal) if rate else ""
     return (
         f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | {len(present)} "
         f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {percentile(present, 0.99):.1f} "
         f"| {max(present):.1f} "
-        f"| {per_second} | {cpu} | {statements} | {failed} |"
+        f"| {per_second} | {cpu} | {statements} | {steal} | {failed} |"
     )
 
 
@@ -444,8 +462,8 @@ def _spread(values: Sequence[float]) -> str:
 def report(phases: Sequence[Phase]) -> str:
     lines = [
         "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | p99 ms | max ms | req/s "
-        "| app CPU ms/req | SQL statements/req | not ok |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| app CPU ms/req | SQL statements/req | host steal % | not ok |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for phase in phases:
         lines.append(row(phase, "HTTP answer (ack)", [s.ack for s in phase.samples], rate=True))
@@ -500,12 +518,12 @@ async def measure_phase(target: Target, journey: Journey, indices: range, concur
         await run_load(target, start_journey, indices, concurrency)
         await target.settled()
     statements_before = await target.statements()
-    cpu_before = cpu_seconds(target.process.pid)
+    cpu_before, host_before = cpu_seconds(target.process.pid), host_ticks()
     load = run_bursts if phase.scenario == BURST else run_load
     with _collector_paused():
         samples, wall = await load(target, journey, indices, concurrency)
     await target.settled()  # the last requests' trailing statements belong to this phase
-    cpu_after = cpu_seconds(target.process.pid)
+    cpu_after, host_after = cpu_seconds(target.process.pid), host_ticks()
     statements_after = await target.statements()
     phase.samples += samples
     phase.wall += wall
@@ -513,6 +531,8 @@ async def measure_phase(target: Target, journey: Journey, indices: range, concur
         phase.app_cpu.append((cpu_after - cpu_before) / len(samples))
     if statements_after is not None and statements_before is not None:
         phase.statements.append((statements_after - statements_before) / len(samples))
+    if host_after is not None and host_before is not None and host_after[1] > host_before[1]:
+        phase.steal.append(100 * (host_after[0] - host_before[0]) / (host_after[1] - host_before[1]))
 
 
 @contextlib.contextmanager
