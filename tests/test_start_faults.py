@@ -57,6 +57,18 @@ async def test_a_form_slack_did_not_open_is_explained_and_continue_opens_it(
     assert modal["title"]["text"] == "1/10 Summary"
 
 
+async def test_an_incident_id_in_use_is_explained_even_when_the_form_was_already_closed(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    await slack.command("start inc-34", user=BOB, channel="C0OTHER01")
+    await standin.wait_until(lambda: standin.messages("C0OTHER01"))
+    standin.fail_next("views.update", error="not_found")  # Alice closed the form before the refusal came
+    taken = await slack.command("start inc-34", user=ALICE, channel=CHANNEL)
+    (refusal,) = await standin.wait_until(lambda: standin.responses(taken.response_url or ""))
+    assert "inc-34 already has a postmortem in <#C0OTHER01>" in refusal["text"]
+    assert await store.by_channel(standin.team_id, CHANNEL) is None
+
+
 async def test_a_modal_whose_postmortem_was_never_created_creates_it_on_save(
     slack: SlackDriver, standin: SlackStandin, store: Store
 ) -> None:

@@ -105,8 +105,10 @@ async def _open_form(client: AsyncWebClient, trigger_id: str, view: dict[str, An
         return None, MAYBE_OPENED
 
 
-async def _bind(client: AsyncWebClient, opened: Any, view: dict[str, Any]) -> None:
-    """Give the open modal its postmortem's id; without it, the modal still saves by its channel."""
+async def _replace_form(client: AsyncWebClient, opened: Any, view: dict[str, Any]) -> None:
+    """Show ``view`` in the form ``/postmortem start`` just opened. A form the person already closed
+    or moved on from (its ``hash`` changed) is left as it is: it still saves by its channel, and
+    a refusal is also said in the channel."""
     try:
         await client.views_update(view_id=opened["view"]["id"], hash=opened["view"]["hash"], view=view)
     except (SlackApiError, *UNKNOWN_OUTCOME) as exc:
@@ -154,7 +156,7 @@ async def _start(
             "Use another incident id, or run `/postmortem start` in that channel."
         )
         if opened:
-            await client.views_update(view_id=opened["view"]["id"], view=notice_view("Incident id in use", text))
+            await _replace_form(client, opened, notice_view("Incident id in use", text))
         await respond(text=text, response_type="ephemeral")
         return
     record = started.record
@@ -169,7 +171,9 @@ async def _start(
             update={"postmortem": record.id, "section": first.key, "version": record.version(first.key)}
         )
         fresh = record.template is template and draft and first.key not in record.sections
-        await _bind(client, opened, section_view(record.template, first, record, meta, draft if fresh else None))
+        await _replace_form(
+            client, opened, section_view(record.template, first, record, meta, draft if fresh else None)
+        )
     if incident_id and record.incident_id and incident_id != record.incident_id:
         trouble = "\n".join(filter(None, [trouble, _other_incident(record.incident_id)]))
     await _show_card(refresh_card(client, svc.store, record.id), respond, trouble)
