@@ -68,8 +68,10 @@ def create_engine(
 
     A ping on every checkout (SQLAlchemy's ``pool_pre_ping``) costs a round trip per
     transaction, several per request; a connection in steady use is alive. One that idled
-    may have been dropped by the server or a proxy: it is pinged, and replaced if dead.
-    Connections are also recycled every half hour, before servers' idle timeouts.
+    may have been dropped by the server or a proxy: it is pinged, and replaced if dead. One
+    the server closed (a restart, a failover, a terminated backend) is replaced whenever it is
+    taken, without a round trip: the driver saw the server's goodbye. Connections are also
+    recycled every half hour, before servers' idle timeouts.
     """
     sqlite = make_url(url).get_backend_name() == "sqlite"
     options = _sqlite_options(url) if sqlite else _server_options(pool_size)
@@ -77,7 +79,7 @@ def create_engine(
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
-    event.listen(engine.sync_engine, "checkout", functools.partial(_ping_if_idle, ping_after_idle))
+    event.listen(engine.sync_engine, "checkout", functools.partial(_check_on_checkout, ping_after_idle))
     return engine
 
 
@@ -104,7 +106,12 @@ def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> Non
     record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _ping_if_idle(ping_after_idle: float, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+def _check_on_checkout(
+    ping_after_idle: float, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object
+) -> None:
+    """Raising ``DisconnectionError`` here makes the pool connect the entry anew and hand that out."""
+    if _closed_by_server(dbapi_connection):
+        raise DisconnectionError("the server closed this connection")
     idle_since = record.info.get(_IDLE_SINCE)
     if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
         return
@@ -114,6 +121,12 @@ def _ping_if_idle(ping_after_idle: float, dbapi_connection: Any, record: Connect
         cursor.close()
     except Exception as exc:
         raise DisconnectionError(f"idle connection is gone: {exc}") from exc
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """asyncpg notices the server closing a connection, pooled or not (aiosqlite has nothing to notice)."""
+    is_closed = getattr(dbapi_connection.driver_connection, "is_closed", None)
+    return bool(is_closed is not None and is_closed())
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
