@@ -58,10 +58,11 @@ async def _last_statement_before_use(engine: AsyncEngine, watcher: AsyncEngine) 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize(("ping_after_idle", "pinged"), [(3600, False), (0, True)])
-async def test_a_connection_in_steady_use_is_not_pinged(
+async def test_a_connection_is_pinged_only_after_an_idle_spell(
     database_url: str, ping_after_idle: float, pinged: bool
 ) -> None:
-    """The other side of the bargain: no round trip before a recently used connection."""
+    """The other side of the bargain: no round trip before a recently used connection, one
+    before a connection that idled longer than ``ping_after_idle``."""
     engine, watcher = create_engine(database_url, ping_after_idle=ping_after_idle), create_engine(database_url)
     assert (await _last_statement_before_use(engine, watcher) == "SELECT 1") is pinged
     await engine.dispose()
