@@ -8,16 +8,18 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Update, bindparam, insert, update
+from sqlalchemy import Connection, Executable, Result, Row, Update, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.domain.catalog import Catalog, default_catalog
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.links import NO_LINKS, LinkTemplates
 from storage import card_lease
 from storage.models import AuditRow, PostmortemRow
+from storage.sqlite_trips import in_one_trip
 
 _postmortems = PostmortemRow.__table__.c
 
@@ -27,7 +29,7 @@ def new_param(name: str, column: Any) -> Any:
     return bindparam(f"new_{name}", type_=column.type)
 
 
-_INSERT_AUDIT = insert(AuditRow.__table__)
+INSERT_AUDIT = insert(AuditRow.__table__)
 DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 """Each database's INSERT, for what the generic one lacks (``ON CONFLICT DO NOTHING``)."""
 
@@ -57,8 +59,40 @@ def touch_params(
     return params
 
 
+def audit_params(postmortem_id: int, actor: str, event: str, at: datetime, **detail: Any) -> dict[str, Any]:
+    """The parameters of the audit entry ``event`` (a section's key, if any, has a column of its own)."""
+    section_key = detail.pop("section_key", None)
+    entry = {"actor": actor, "event": event, "section_key": section_key, "detail": detail, "at": at}
+    return {"postmortem_id": postmortem_id, **entry}
+
+
+def _first_row(result: Result[Any]) -> Row[Any] | None:
+    return result.one_or_none() if result.returns_rows else None
+
+
+def _one_row(statement: Executable, params: dict[str, Any], connection: Connection) -> Row[Any] | None:
+    return _first_row(connection.execute(statement, params))
+
+
 class IncidentIdInUse(Exception):
     """The summary's incident id is another postmortem's of the same team."""
+
+
+def touch(
+    executor: Connection | Session,
+    postmortem_id: int,
+    user_id: str,
+    now: datetime,
+    changes: dict[str, Any],
+    card_holder: str | None,
+) -> Row[Any] | None:
+    """Who edited last, what the save changes on the postmortem, and the card marked out of date."""
+    statement = touch_statement(tuple(changes), take_card=card_holder is not None)
+    params = touch_params(postmortem_id, user_id, now, changes, card_holder)
+    try:
+        return executor.execute(statement, params).one_or_none()
+    except IntegrityError:
+        raise IncidentIdInUse from None
 
 
 class StoreBase:
@@ -87,18 +121,19 @@ class StoreBase:
         sqlite3 opens none before a read."""
         return self._autocommit.connect()
 
-    def one_statement(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection for a write that is one statement, a transaction by itself: on PostgreSQL
-        in autocommit, without the round trips of BEGIN and COMMIT; on SQLite, which opens a
-        transaction before any write, committed as usual."""
-        return self.engine.begin() if self._sqlite else self._autocommit.connect()
+    async def write(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """A write that is one statement, a transaction by itself, and the row it returns (if any):
+        on PostgreSQL in autocommit, without the round trips of BEGIN and COMMIT; on SQLite with
+        its commit in one trip to the database's thread."""
+        if self._sqlite:
+            return await in_one_trip(self.engine, functools.partial(_one_row, statement, params))
+        async with self._autocommit.connect() as connection:
+            return _first_row(await connection.execute(statement, params))
 
     async def _audit(
         self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any
     ) -> None:
-        section_key = detail.pop("section_key", None)
-        row = {"actor": actor, "event": event, "section_key": section_key, "detail": detail, "at": self.clock.now()}
-        await executor.execute(_INSERT_AUDIT, {"postmortem_id": postmortem_id, **row})
+        await executor.execute(INSERT_AUDIT, audit_params(postmortem_id, actor, event, self.clock.now(), **detail))
 
     async def _touch(
         self,
@@ -109,10 +144,4 @@ class StoreBase:
         changes: dict[str, Any],
         card_holder: str | None,
     ) -> Row[Any] | None:
-        """Who edited last, what the save changes on the postmortem, and the card marked out of date."""
-        statement = touch_statement(tuple(changes), take_card=card_holder is not None)
-        params = touch_params(postmortem_id, user_id, now, changes, card_holder)
-        try:
-            return (await connection.execute(statement, params)).one_or_none()
-        except IntegrityError:
-            raise IncidentIdInUse from None
+        return await connection.run_sync(touch, postmortem_id, user_id, now, changes, card_holder)

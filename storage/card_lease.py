@@ -106,16 +106,13 @@ def granted(postmortem_id: int, holder: str, returned: Any) -> Lease | None:
 
 class CardLeases:
     def __init__(self, store: Store) -> None:
-        self.one_statement = store.one_statement  # each step below is a single statement
+        self.write = store.write  # each step below is a single statement
         self.clock = store.clock
 
     async def want(self, postmortem_id: int) -> Lease | None:
         """Mark the card out of date; the lease if nobody renders it now, else None (they will)."""
         me = new_holder()
-        async with self.one_statement() as connection:
-            row = (
-                await connection.execute(_WANT, {"postmortem_id": postmortem_id, **wanted(me, self.clock.now())})
-            ).one_or_none()
+        row = await self.write(_WANT, {"postmortem_id": postmortem_id, **wanted(me, self.clock.now())})
         return granted(postmortem_id, me, row)
 
     async def release(self, lease: Lease, posted: str | None = None, *, finished: bool = False) -> Lease | None:
@@ -130,19 +127,17 @@ class CardLeases:
             "until": now + LEASE_FOR,
             "finished": now if finished else None,
         }
-        async with self.one_statement() as connection:
-            if posted:
-                row = (await connection.execute(_RELEASE_POSTED, {**params, "posted": posted})).one_or_none()
-            else:
-                row = (await connection.execute(_RELEASE, params)).one_or_none()
+        if posted:
+            row = await self.write(_RELEASE_POSTED, {**params, "posted": posted})
+        else:
+            row = await self.write(_RELEASE, params)
         if row is None or row.card_lease_holder is None:
             return None  # released (or taken over after expiring: the new holder renders)
         return Lease(lease.postmortem_id, lease.holder, row.card_revision)
 
     async def drop(self, lease: Lease) -> None:
         """Give the lease up after a failed render, so the next change renders at once."""
-        async with self.one_statement() as connection:
-            await connection.execute(_DROP, self._held(lease))
+        await self.write(_DROP, self._held(lease))
 
     async def claim_post(self, lease: Lease) -> None:
         """Record, under the lease, that the card is about to be posted.
@@ -150,8 +145,7 @@ class CardLeases:
         Should the post's outcome be lost, the next renderer looks for the card in the
         channel's history from this moment, instead of posting it again.
         """
-        async with self.one_statement() as connection:
-            await connection.execute(_CLAIM_POST, {**self._held(lease), "now": self.clock.now()})
+        await self.write(_CLAIM_POST, {**self._held(lease), "now": self.clock.now()})
 
     @staticmethod
     def _held(lease: Lease) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The postmortem repository: start, load, save a section, import; each public method is one
 transaction, so a handler never holds a session open. A save is one statement on PostgreSQL
-(``storage.logged_changes``) and three in one transaction on SQLite, each built once."""
+(``storage.logged_changes``) and three in one transaction on SQLite, made in one trip to its
+thread (``storage.sqlite_trips``); every statement is built once."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Connection,
     Row,
     Select,
     bindparam,
@@ -33,7 +36,7 @@ from bot.domain.links import LinkTemplates
 from bot.domain.template import Role, Template
 from bot.domain.timeline import in_order
 from storage import card_lease, logged_changes
-from storage.base import IncidentIdInUse, StoreBase, touch_params
+from storage.base import INSERT_AUDIT, IncidentIdInUse, StoreBase, audit_params, touch, touch_params
 from storage.logged_changes import UPDATE_SECTION
 from storage.models import (
     ActionRow,
@@ -57,6 +60,7 @@ from storage.records import (
     action_model,
     case_model,
 )
+from storage.sqlite_trips import in_one_trip
 from storage.timeline import entry_model
 
 ROLE_COLUMNS = frozenset({Role.INCIDENT_ID, Role.OWNER})
@@ -225,6 +229,40 @@ class _Stale(Exception):
     """The optimistic version check failed inside the transaction."""
 
 
+def _create(params: dict[str, Any], user_id: str, now: datetime, connection: Connection) -> int | None:
+    """SQLite's start (one trip): the postmortem and its audit entry; None where the channel has one."""
+    postmortem_id = connection.scalar(_INSERT_NEW_POSTMORTEM, params)
+    if postmortem_id is not None:
+        connection.execute(INSERT_AUDIT, audit_params(postmortem_id, user_id, "started", now))
+    return postmortem_id
+
+
+def _save_in_transaction(save: _SectionSave, connection: Connection) -> tuple[int, Row[Any] | None]:
+    """SQLite's save (one trip): the section, the postmortem's edit and the audit entry."""
+    version = _write_section(connection, save)
+    touched = touch(connection, save.postmortem_id, save.user_id, save.now, save.changes, save.card_holder)
+    entry = audit_params(save.postmortem_id, save.user_id, "section_saved", save.now, section_key=save.section_key)
+    connection.execute(INSERT_AUDIT, entry | {"detail": {"version": version}})
+    return version, touched
+
+
+def _write_section(connection: Connection, save: _SectionSave) -> int:
+    """Version 1 by insert; later versions by an update that finds nothing when someone saved meanwhile."""
+    values = {"data": save.data, "updated_by": save.user_id, "updated_at": save.now}
+    if save.base_version == 0:
+        try:
+            connection.execute(
+                _INSERT_SECTION,
+                {"postmortem_id": save.postmortem_id, "section_key": save.section_key, "version": 1, **values},
+            )
+        except IntegrityError:  # a colleague's first save came first
+            raise _Stale from None
+        return 1
+    if connection.execute(UPDATE_SECTION, save.params()).rowcount != 1:
+        raise _Stale
+    return save.base_version + 1
+
+
 class Postmortems(StoreBase):
     async def _template(self, connection: AsyncConnection, name: str, version: str) -> Template:
         known = self.catalog.known(name, version)
@@ -355,13 +393,10 @@ class Postmortems(StoreBase):
         leased = card_lease.taken(holder, now) if take_card else {}
         params = {**values, **named, "created_at": now, **leased}
         if self._sqlite:
-            async with self.engine.begin() as connection:
-                postmortem_id = await connection.scalar(_INSERT_NEW_POSTMORTEM, params)
-                if postmortem_id is not None:
-                    await self._audit(connection, postmortem_id, user_id, "started")
+            postmortem_id = await in_one_trip(self.engine, functools.partial(_create, params, user_id, now))
         else:
-            async with self.one_statement() as connection:
-                postmortem_id = await connection.scalar(logged_changes.start_statement(tuple(params)), params)
+            row = await self.write(logged_changes.start_statement(tuple(params)), params)
+            postmortem_id = row.id if row else None
         if postmortem_id is None:
             existing = await self.by_channel(team_id, channel_id)
             if existing:
@@ -405,7 +440,7 @@ class Postmortems(StoreBase):
         )
         try:
             if self._sqlite:
-                version, touched = await self._save_in_transaction(save)
+                version, touched = await in_one_trip(self.engine, functools.partial(_save_in_transaction, save))
             else:
                 version, touched = await self._save_in_one_statement(save)
         except _Stale:
@@ -415,28 +450,11 @@ class Postmortems(StoreBase):
         card = card_lease.granted(postmortem_id, holder, touched) if holder else None
         return SavedSection(SectionSnapshot(data, version, user_id, save.now), card)
 
-    async def _save_in_transaction(self, save: _SectionSave) -> tuple[int, Row[Any] | None]:
-        async with self.engine.begin() as connection:
-            version = await self._write_section(connection, save)
-            touched = await self._touch(
-                connection, save.postmortem_id, save.user_id, save.now, save.changes, save.card_holder
-            )
-            await self._audit(
-                connection,
-                save.postmortem_id,
-                save.user_id,
-                "section_saved",
-                section_key=save.section_key,
-                version=version,
-            )
-        return version, touched
-
     async def _save_in_one_statement(self, save: _SectionSave) -> tuple[int, Row[Any]]:
         first, take_card = save.base_version == 0, save.card_holder is not None
         statement = logged_changes.save_statement(tuple(save.changes), first=first, take_card=take_card)
         try:
-            async with self.one_statement() as connection:
-                row = (await connection.execute(statement, save.params())).one_or_none()
+            row = await self.write(statement, save.params())
         except IntegrityError:  # the one constraint a save can meet: the incident id is unique in a team
             raise IncidentIdInUse from None
         if row is None:
@@ -465,23 +483,6 @@ class Postmortems(StoreBase):
                 )
             )
         return IncidentIdTaken(incident_id, channel or "?")
-
-    async def _write_section(self, connection: AsyncConnection, save: _SectionSave) -> int:
-        """Version 1 by insert; later versions by an update that finds nothing when someone saved meanwhile."""
-        values = {"data": save.data, "updated_by": save.user_id, "updated_at": save.now}
-        if save.base_version == 0:
-            try:
-                await connection.execute(
-                    _INSERT_SECTION,
-                    {"postmortem_id": save.postmortem_id, "section_key": save.section_key, "version": 1, **values},
-                )
-            except IntegrityError:  # a colleague's first save came first
-                raise _Stale from None
-            return 1
-        result = await connection.execute(UPDATE_SECTION, save.params())
-        if result.rowcount != 1:
-            raise _Stale
-        return save.base_version + 1
 
     async def set_card(self, postmortem_id: int, ts: str | None) -> None:
         """The card's message, once a post's outcome is known (None: Slack refused it); settles the claim."""

@@ -3,7 +3,8 @@
 Every statement is a round trip (and on PostgreSQL, a network one) made while a person
 waits for the next modal, so a save reads the postmortem once, stores the answers, the
 audit entry and the card's mark all or nothing (in one statement on PostgreSQL), and
-releases the card after its edit.
+releases the card after its edit. On SQLite, a trip to the database's thread wakes that
+thread and then the event loop: a transaction is one trip, its commit included.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,6 +46,20 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every trip to aiosqlite's thread, named by what it ran there."""
+    made: list[str] = []
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(fn.__name__)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return made
 
 
 def postmortem_reads(sent: list[str]) -> list[str]:
@@ -85,6 +101,45 @@ async def test_a_start_creates_the_postmortem_with_its_audit_entry_in_one_statem
     assert len(standin.messages(CHANNEL)) == 1
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and record.card_ts == standin.messages(CHANNEL)[0]["ts"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_start_and_a_save_make_a_trip_per_transaction(
+    slack: SlackDriver, standin: SlackStandin, store: Store, trips: list[str]
+) -> None:
+    """The start's postmortem with its audit entry, then the card's release once it is posted; the
+    save's read, its three statements with their commit, then the card's release: before, a
+    transaction made a trip per statement and one more for its commit."""
+    walk = Walkthrough(slack, standin, ALICE, CHANNEL)
+    await Walkthrough(slack, standin, ALICE, "C0FIRST").start("inc-trips-0")  # stores the template, once
+    await listeners_finished()
+    trips.clear()
+    await walk.start("inc-trips-1")
+    await listeners_finished()
+    assert len(trips) == 2, trips
+    trips.clear()
+    saved = await walk.save({**example.ANSWERS["summary"], "incident_id": "inc-trips-1"})
+    await listeners_finished()
+    assert saved.errors is None and len(trips) == 3, trips
+    assert "Sections done: 1/10" in str(standin.messages(CHANNEL)[0]["blocks"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_save_after_the_pool_replaced_its_sqlite_connection_uses_the_new_one(
+    slack: SlackDriver, standin: SlackStandin, store: Store
+) -> None:
+    """A transaction's one trip runs on the connection the pool lends now, never on one it closed."""
+    walk = Walkthrough(slack, standin, ALICE, CHANNEL)
+    await walk.start("inc-trips-2")
+    await listeners_finished()
+    async with store.engine.connect() as connection:
+        await connection.invalidate()  # the pool closes it and connects anew for the next checkout
+    saved = await walk.save({**example.ANSWERS["summary"], "incident_id": "inc-trips-2"})
+    await listeners_finished()
+    assert saved.errors is None and saved.view is not None
+    record = await store.by_channel(standin.team_id, CHANNEL)
+    assert record is not None and set(record.sections) == {"summary"}
+    assert "Sections done: 1/10" in str(standin.messages(CHANNEL)[0]["blocks"])
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
