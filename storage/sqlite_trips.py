@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -31,7 +31,7 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 T = TypeVar("T")
-_TRIP_ENGINE = "postmortem_bot_trip_engine"
+_TRIPS = "postmortem_bot_trips"
 
 Outcome = tuple[Any, list[Any], int, int | None]
 """What DB-API callers read of a cursor: description, rows, rowcount, lastrowid."""
@@ -137,27 +137,36 @@ async def in_one_trip(engine: AsyncEngine, work: Callable[[Connection], T]) -> T
     async with engine.connect() as connection:
         lent = await connection.get_raw_connection()
         thread = lent.driver_connection
-        trip_engine = lent.info.get(_TRIP_ENGINE)
-        if trip_engine is None:
-            trip_engine = lent.info[_TRIP_ENGINE] = _trip_engine(engine, thread._conn)
-        return await thread._execute(_in_transaction, trip_engine, work)
+        trips = lent.info.get(_TRIPS)
+        if trips is None:
+            trips = lent.info[_TRIPS] = _Trips(engine, thread._conn)
+        return await thread._execute(trips.run, work)
 
 
-def _trip_engine(engine: AsyncEngine, sqlite: sqlite3.Connection) -> Engine:
-    """An engine over one sqlite3 connection, used on its thread only, for as long as the pool keeps
-    that connection (it lives in the connection's ``info``). Its statements are ``engine``'s: who
-    listens for those before they are sent (counting them, say) hears these too."""
-    trip = create_engine("sqlite://", creator=lambda: sqlite, poolclass=StaticPool, pool_reset_on_return=None)
-    dispatch = engine.sync_engine.dispatch
+class _Trips:
+    """One pooled sqlite3 connection's transactions in one trip each. Kept in the pool's ``info``
+    for that connection, it goes when the pool drops the connection."""
 
-    def forward(*args: Any) -> None:
-        dispatch.before_cursor_execute(*args)
+    def __init__(self, engine: AsyncEngine, sqlite: sqlite3.Connection) -> None:
+        self._heard = engine.sync_engine.dispatch
+        self._engine = create_engine("sqlite://", creator=lambda: sqlite, poolclass=StaticPool)
+        self._connection: Connection | None = None
+        self._forwarding = False
 
-    event.listen(trip, "before_cursor_execute", forward)
-    return trip
+    def run(self, work: Callable[[Connection], T]) -> T:
+        """On aiosqlite's thread, where the connection is opened (sqlite3 checks the thread) and kept."""
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        self._forward_statements()
+        with self._connection.begin():
+            return work(self._connection)
 
+    def _forward_statements(self) -> None:
+        """Who listens for ``engine``'s statements before they are sent (counting them, say) hears these
+        too. Only once someone does: listening slows every statement down, and the app itself never does."""
+        if not self._forwarding and self._heard.before_cursor_execute:
+            event.listen(self._engine, "before_cursor_execute", self._forward)
+            self._forwarding = True
 
-def _in_transaction(trip_engine: Engine, work: Callable[[Connection], T]) -> T:
-    """On aiosqlite's thread."""
-    with trip_engine.connect() as connection, connection.begin():
-        return work(connection)
+    def _forward(self, *args: Any) -> None:
+        self._heard.before_cursor_execute(*args)

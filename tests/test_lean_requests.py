@@ -17,12 +17,15 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import example
 from bot.demo import Walkthrough, listeners_finished
 from bot.slackdev import SlackDriver, SlackStandin
+from storage.card_lease import CardLeases
 from storage.db import POOL_SIZE
+from storage.sqlite_trips import in_one_trip
 from storage.store import Store
 
 CHANNEL = "C0INCIDENT"
@@ -140,6 +143,15 @@ async def test_a_save_after_the_pool_replaced_its_sqlite_connection_uses_the_new
     record = await store.by_channel(standin.team_id, CHANNEL)
     assert record is not None and set(record.sections) == {"summary"}
     assert "Sections done: 1/10" in str(standin.messages(CHANNEL)[0]["blocks"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_transaction_whose_sqlite_connection_closed_fails_alone(store: Store) -> None:
+    """The pool drops a connection that closed during a transaction's trip; the next write gets a new one."""
+    record, _ = await store.open_postmortem("T1", "C1", "U1", None)
+    with pytest.raises(DBAPIError, match="closed database"):
+        await in_one_trip(store.engine, lambda connection: connection.connection.dbapi_connection.close())
+    assert await CardLeases(store).want(record.id) is not None, "the next write ran, on a new connection"
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
