@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.document import CorrectiveAction
 from bot.domain.template import DONE, OPEN
-from storage.base import StoreBase
+from storage.base import StoreBase, touch
 from storage.models import ActionRow
 from storage.records import action_columns
 
@@ -69,7 +69,7 @@ class ActionCommands(StoreBase):
                 )
                 action_id = action.id
                 event = "action_edited"
-            await self._touch(session, postmortem_id, user_id, now, {}, None)
+            await session.run_sync(touch, postmortem_id, user_id, now, {}, None)
             await self._audit(session, postmortem_id, user_id, event, action_id=action_id)
             return action_id
 
@@ -93,7 +93,7 @@ class ActionCommands(StoreBase):
             await self._audit(
                 session, postmortem_id, user_id, event, action_id=action_id, **{k: str(v) for k, v in values.items()}
             )
-            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
+            await session.run_sync(touch, postmortem_id, user_id, self.clock.now(), {}, None)
             return True
 
     async def snooze_action(self, action_id: int, user_id: str, until: datetime) -> bool:

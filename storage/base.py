@@ -134,14 +134,3 @@ class StoreBase:
         self, executor: AsyncConnection | AsyncSession, postmortem_id: int, actor: str, event: str, **detail: Any
     ) -> None:
         await executor.execute(INSERT_AUDIT, audit_params(postmortem_id, actor, event, self.clock.now(), **detail))
-
-    async def _touch(
-        self,
-        connection: AsyncConnection | AsyncSession,
-        postmortem_id: int,
-        user_id: str,
-        now: datetime,
-        changes: dict[str, Any],
-        card_holder: str | None,
-    ) -> Row[Any] | None:
-        return await connection.run_sync(touch, postmortem_id, user_id, now, changes, card_holder)

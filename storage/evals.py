@@ -6,7 +6,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.evals import EvalCase
-from storage.base import StoreBase
+from storage.base import StoreBase, touch
 from storage.models import EvalCaseRow
 
 
@@ -50,7 +50,7 @@ class EvalCommands(StoreBase):
                     .values(**values)
                 )
                 case_id, event = case.id, "eval_case_edited"
-            await self._touch(session, postmortem_id, user_id, now, {}, None)
+            await session.run_sync(touch, postmortem_id, user_id, now, {}, None)
             await self._audit(session, postmortem_id, user_id, event, case_id=case_id)
             return case_id
 
@@ -62,6 +62,6 @@ class EvalCommands(StoreBase):
             )
             if not removed.rowcount:  # type: ignore[attr-defined]
                 return False
-            await self._touch(session, postmortem_id, user_id, self.clock.now(), {}, None)
+            await session.run_sync(touch, postmortem_id, user_id, self.clock.now(), {}, None)
             await self._audit(session, postmortem_id, user_id, "eval_case_removed", case_id=case_id)
             return True
