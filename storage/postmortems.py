@@ -241,8 +241,10 @@ def _save_in_transaction(save: _SectionSave, connection: Connection) -> tuple[in
     """SQLite's save (one trip): the section, the postmortem's edit and the audit entry."""
     version = _write_section(connection, save)
     touched = touch(connection, save.postmortem_id, save.user_id, save.now, save.changes, save.card_holder)
-    entry = audit_params(save.postmortem_id, save.user_id, "section_saved", save.now, section_key=save.section_key)
-    connection.execute(INSERT_AUDIT, entry | {"detail": {"version": version}})
+    entry = audit_params(
+        save.postmortem_id, save.user_id, "section_saved", save.now, section_key=save.section_key, version=version
+    )
+    connection.execute(INSERT_AUDIT, entry)
     return version, touched
 
 
