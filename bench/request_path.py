@@ -24,19 +24,22 @@ Each app runs in its own child process (as it would in production), both on the 
 ``postmortem-bot run`` runs on (``bot.eventloop``: uvloop); the driver and the Slack stand-in
 share the parent process. Everything listens on 127.0.0.1 only.
 
-Load is closed-loop: 1 or ``--concurrency`` (20) simulated users, each sending its next
-request once its previous one is finished: the modal opened (for the product: and the card
-posted), or the submission answered (for the product: and the card edited). ``req/s`` is
-therefore finished requests per second, and ``app CPU ms/req`` is the app process's user+system CPU time (from /proc)
-over the phase divided by its requests: with SQLite the database's work is included,
-with PostgreSQL it is not. ``SQL statements/req`` counts what the product's engine sent
-(SQLAlchemy's ``before_cursor_execute``) during the phase, per request. The whole sequence
-runs ``--rounds`` times (3) on fresh channels: latencies pool every round's samples, CPU and
-statements show the median round and the range, because this machine's CPU time varies by
-up to 2x from one minute to the next. ``host steal %`` says how much of the machine's CPU time
-the hypervisor gave to other guests during the phase: the figures of a phase with much of it
-are the neighbours' as much as the app's. A request is "not ok" when its answer was not 200, Slack would
-have rejected it, the next modal was not shown, or ``views.open``/the card never came.
+Load is closed-loop: 1 or ``--concurrency`` (20) simulated users, each sending its next request
+once its previous one is finished: the modal opened (for the product: and the card posted), or
+the submission answered (for the product: and the card edited). ``req/s`` is therefore finished
+requests per second, and ``app CPU ms/req`` is the app process's user+system CPU time (from
+/proc) over the phase divided by its requests: with SQLite the database's work is included,
+with PostgreSQL it is not. ``of which kernel ms`` is its system part (system calls: sockets,
+SQLite's file locks, writes and fsyncs, threads woken), and ``context switches/req`` counts the
+app's threads put to sleep or woken, the event loop's and aiosqlite's together.
+``SQL statements/req`` counts what the product's engine sent (SQLAlchemy's ``before_cursor_execute``)
+during the phase, per request. The whole sequence runs ``--rounds`` times (3) on fresh
+channels: latencies pool every round's samples, CPU and statements show the median round and
+the range, because this machine's CPU time varies by up to 2x from one minute to the next.
+``host steal %`` says how much of the machine's CPU time the hypervisor gave to other guests
+during the phase: the figures of a phase with much of it are the neighbours' as much as the
+app's. A request is "not ok" when its answer was not 200, Slack would have rejected it, the
+next modal was not shown, or ``views.open``/the card never came.
 
     .venv/bin/python bench/request_path.py [--database-url URL] [--requests 200]
 """
@@ -275,6 +278,10 @@ class Phase:
     samples: list[Sample] = field(default_factory=list)
     app_cpu: list[float] = field(default_factory=list)
     """CPU seconds per request the app's process used (user + system), one figure per round."""
+    app_system: list[float] = field(default_factory=list)
+    """Of ``app_cpu``, the seconds spent in the kernel (system calls, page faults), one figure per round."""
+    switches: list[float] = field(default_factory=list)
+    """Context switches per request of the app's threads, one figure per round."""
     statements: list[float] = field(default_factory=list)
     """SQL statements per request the app sent, one figure per round (the product only)."""
     steal: list[float] = field(default_factory=list)
@@ -386,13 +393,30 @@ def host_ticks() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, from /proc (Linux); None elsewhere."""
+@dataclass(frozen=True)
+class Usage:
+    """A process's CPU time so far (user, in the kernel) and its threads' context switches."""
+
+    user: float
+    system: float
+    switches: int
+
+
+def process_usage(pid: int) -> Usage | None:
+    """From /proc (Linux); None elsewhere. Context switches are summed over the process's threads
+    (the event loop's, aiosqlite's): each is a thread put to sleep or woken, paid in the kernel."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        switches = sum(_switches(task) for task in Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return Usage(int(fields[11]) / tick, int(fields[12]) / tick, switches)
+
+
+def _switches(task: Path) -> int:
+    lines = task.joinpath("status").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in lines if line.split(":")[0].endswith("ctxt_switches"))
 
 
 async def run_bursts(target: Target, journey: Journey, indices: Sequence[int], size: int) -> tuple[list[Sample], float]:
@@ -437,33 +461,35 @@ def row(phase: Phase, metric: str, values: list[float | None], rate: bool) -> st
     present = [v * 1000 for v in values if v is not None]
     failed = sum(1 for s in phase.samples if not s.ok)
     if not present:
-        dashes = " | ".join("-" * 8)  # from p50 to host steal
+        dashes = " | ".join("-" * 10)  # from p50 to host steal
         return f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | 0 | {dashes} | {failed} |"
     per_second = f"{len(phase.samples) / phase.wall:.0f}" if rate else ""
     cpu = _spread([c * 1000 for c in phase.app_cpu]) if rate else ""
+    kernel = _spread([c * 1000 for c in phase.app_system], digits=2) if rate else ""
+    switches = _spread(phase.switches) if rate else ""
     statements = _spread(phase.statements) if rate else ""
     steal = _spread(phase.steal) if rate else ""
     return (
         f"| {phase.scenario} | {phase.target} | {metric} | {phase.concurrency} | {len(present)} "
         f"| {percentile(present, 0.5):.1f} | {percentile(present, 0.95):.1f} | {percentile(present, 0.99):.1f} "
         f"| {max(present):.1f} "
-        f"| {per_second} | {cpu} | {statements} | {steal} | {failed} |"
+        f"| {per_second} | {cpu} | {kernel} | {switches} | {statements} | {steal} | {failed} |"
     )
 
 
-def _spread(values: Sequence[float]) -> str:
+def _spread(values: Sequence[float], digits: int = 1) -> str:
     """The median of the rounds, and their range when there were several."""
     if not values:
         return ""
-    middle = f"{statistics.median(values):.1f}"
-    return middle if len(values) == 1 else f"{middle} ({min(values):.1f}-{max(values):.1f})"
+    middle = f"{statistics.median(values):.{digits}f}"
+    return middle if len(values) == 1 else f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def report(phases: Sequence[Phase]) -> str:
     lines = [
         "| scenario | app | measured until | conc. | n | p50 ms | p95 ms | p99 ms | max ms | req/s "
-        "| app CPU ms/req | SQL statements/req | host steal % | not ok |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| app CPU ms/req | of which kernel ms | context switches/req | SQL statements/req | host steal % | not ok |",
+        "| --- | --- | --- |" + " ---: |" * 13,
     ]
     for phase in phases:
         lines.append(row(phase, "HTTP answer (ack)", [s.ack for s in phase.samples], rate=True))
@@ -518,17 +544,20 @@ async def measure_phase(target: Target, journey: Journey, indices: range, concur
         await run_load(target, start_journey, indices, concurrency)
         await target.settled()
     statements_before = await target.statements()
-    cpu_before, host_before = cpu_seconds(target.process.pid), host_ticks()
+    usage_before, host_before = process_usage(target.process.pid), host_ticks()
     load = run_bursts if phase.scenario == BURST else run_load
     with _collector_paused():
         samples, wall = await load(target, journey, indices, concurrency)
     await target.settled()  # the last requests' trailing statements belong to this phase
-    cpu_after, host_after = cpu_seconds(target.process.pid), host_ticks()
+    usage_after, host_after = process_usage(target.process.pid), host_ticks()
     statements_after = await target.statements()
     phase.samples += samples
     phase.wall += wall
-    if cpu_after is not None and cpu_before is not None:
-        phase.app_cpu.append((cpu_after - cpu_before) / len(samples))
+    if usage_after is not None and usage_before is not None:
+        system = usage_after.system - usage_before.system
+        phase.app_cpu.append((usage_after.user - usage_before.user + system) / len(samples))
+        phase.app_system.append(system / len(samples))
+        phase.switches.append((usage_after.switches - usage_before.switches) / len(samples))
     if statements_after is not None and statements_before is not None:
         phase.statements.append((statements_after - statements_before) / len(samples))
     if host_after is not None and host_before is not None and host_after[1] > host_before[1]:
