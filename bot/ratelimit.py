@@ -14,6 +14,11 @@ A limit reads ``COUNT/PERIOD``, period ``s``, ``min`` or a number of seconds (``
 at most COUNT calls in any window of PERIOD, the literal reading of "N per minute".
 ``SLACK_RATE_LIMITS`` overrides the defaults per method (``chat.postMessage/channel`` is
 the per-channel one), e.g. ``users.info=50/min,chat.postMessage=600/min``.
+
+Only the bot's own work waits for its turn (reminder digests, weekly insights): a call that
+answers a person (the card, a modal) leaves at once, since a card must not queue behind a
+sweep's thousand digests. Slack counts it all the same, so once answered it takes its place
+in its method's window, and the bot's own calls leave it room.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import math
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +51,8 @@ DEFAULT_LIMITS = (
 )
 _LIMIT = re.compile(r"^\s*([\w.]+(?:/channel)?)\s*=\s*(\d+)\s*/\s*(\d+(?:\.\d+)?s|s|min)\s*$")
 _CHANNEL_BUCKETS = 1024  # idle per-channel windows are dropped past this many
+_paced: ContextVar[bool] = ContextVar("postmortem_bot_paced_call", default=False)
+"""Set while a ``PacedWebClient`` call holds its place: its answer is already counted."""
 
 
 @dataclass(frozen=True)
@@ -119,14 +127,25 @@ class _Pace:
         """Seconds until a call may leave; None: not before a call in flight is answered."""
         waits = [self.due - (self.burst - 1) * self.interval - now, self.paused_until - now, 0.0]
         if self.rate:
-            while self.answered and self.answered[0] <= now - self.rate.period:
-                self.answered.popleft()
+            self._forget(now - self.rate.period)
             over = len(self.answered) + self.in_flight + 1 - self.rate.count  # places to free first
             if over > len(self.answered):
                 return None
             if over > 0:
                 waits.append(self.answered[over - 1] + self.rate.period - now)
         return max(waits)
+
+    def note(self, now: float) -> None:
+        """A call that did not wait here was answered: it used a place in the window all the same."""
+        self.due = max(self.due, now) + self.interval
+        if self.rate:
+            self._forget(now - self.rate.period)
+            self.answered.append(now)
+
+    def _forget(self, until: float) -> None:
+        """Answers a window old (at ``until`` or before) no longer count."""
+        while self.answered and self.answered[0] <= until:
+            self.answered.popleft()
 
     def idle(self, now: float) -> bool:
         return not self.lock.locked() and not self.in_flight and self.delay(now) == 0.0
@@ -183,6 +202,11 @@ class Limiter:
                 del self._channels[key]
         return self._channels.setdefault((method, channel), _Pace(rate))
 
+    def noted(self, method: str) -> None:
+        """A call of ``method`` made without ``calling`` (a person's, see the module) reached Slack."""
+        if method in self.limits:
+            self._method(method).note(asyncio.get_running_loop().time())
+
     def pause(self, method: str, seconds: float) -> None:
         """Slack answered 429: no call of this method leaves before Retry-After has passed."""
         pace = self._method(method)
@@ -202,7 +226,8 @@ class RateLimitRetry(AsyncRetryHandler):
     Other methods go on meanwhile; a 429 is Slack refusing unprocessed, so a retry cannot
     post twice. slack_sdk asks it about every answer and every failure, and Bolt hands the
     same handler to the client it makes for each request: each call's last attempt is
-    counted here in ``metrics``, whichever client made it.
+    counted here in ``metrics``, whichever client made it, and a request's call (not paced:
+    see the module) that Slack answered is noted in the limiter.
     """
 
     def __init__(self, limiter: Limiter, max_retry_count: int = 3, metrics: Metrics | None = None) -> None:
@@ -213,10 +238,14 @@ class RateLimitRetry(AsyncRetryHandler):
     async def can_retry_async(self, **attempt: Any) -> bool:
         """Asked after every attempt: the one not retried is the call's outcome."""
         retrying = await super().can_retry_async(**attempt)
-        if not retrying and self.metrics is not None:
-            outcome = _outcome(attempt.get("response"), attempt.get("error"))
-            self.metrics.slack_calls.labels(_method(attempt["request"]), outcome).inc()
-        return retrying
+        if retrying:
+            return True
+        method, response = _method(attempt["request"]), attempt.get("response")
+        if response is not None and response.status_code != 429 and not _paced.get():
+            self.limiter.noted(method)
+        if self.metrics is not None:
+            self.metrics.slack_calls.labels(method, _outcome(response, attempt.get("error"))).inc()
+        return False
 
     async def _can_retry_async(
         self,
@@ -280,7 +309,11 @@ class PacedWebClient(AsyncWebClient):
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:  # type: ignore[override]
         async with self.limiter.calling(api_method, _channel(kwargs)):
-            return await super().api_call(api_method, **kwargs)
+            paced = _paced.set(True)
+            try:
+                return await super().api_call(api_method, **kwargs)
+            finally:
+                _paced.reset(paced)
 
 
 def _channel(kwargs: Mapping[str, Any]) -> str | None:

@@ -44,7 +44,7 @@ from storage.store import Store
 METADATA_EVENT = "postmortem_reminder"
 WORKERS = 32
 """Digests on their way at once: enough to keep chat.postMessage at its limit through the
-database round trips of each one, few enough that a card posted meanwhile does not queue long."""
+database round trips of each one. A person's card never queues behind them (``bot.ratelimit``)."""
 ASKING = 32
 EARTH_ZONES = tuple(ZoneInfo(z) for z in ("Etc/GMT+12", "UTC", "Etc/GMT-14"))
 """Between them, every local date someone can have at a given instant (UTC-12 to UTC+14)."""
