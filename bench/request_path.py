@@ -24,6 +24,14 @@ Each app runs in its own child process (as it would in production), both on the 
 ``postmortem-bot run`` runs on (``bot.eventloop``: uvloop); the driver and the Slack stand-in
 share the parent process. Everything listens on 127.0.0.1 only.
 
+The parent is pinned to the first CPU and the app measured to the others (``--no-pin`` lets
+every process run anywhere). In production Slack and the people typing are not on the bot's
+machine. Unpinned on 2 CPUs, the product's second thread (aiosqlite) and its kernel work ran
+on the stand-in's CPU: the stand-in then took 5-7 ms longer (p95) to read the product's
+``views.open`` than the baseline's, a delay of the bench's own Slack charged to the app. Both
+apps get the same placement; a PostgreSQL server started for the bench belongs on the app's
+CPUs too (``taskset``), since its work is the product's.
+
 Load is closed-loop: 1 or ``--concurrency`` (20) simulated users, each sending its next request
 once its previous one is finished: the modal opened (for the product: and the card posted), or
 the submission answered (for the product: and the card edited). ``req/s`` is therefore finished
@@ -289,8 +297,8 @@ class Phase:
 
 
 @contextlib.asynccontextmanager
-async def launched(name: str, database_url: str) -> AsyncIterator[Target]:
-    """A stand-in here, the app in a child process, and a driver between them."""
+async def launched(name: str, database_url: str, cpus: str) -> AsyncIterator[Target]:
+    """A stand-in here, the app in a child process (on ``cpus``, when given), and a driver between them."""
     standin = await SlackStandin(bot_token=BOT_TOKEN).start()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -301,6 +309,8 @@ async def launched(name: str, database_url: str) -> AsyncIterator[Target]:
         standin.api_url,
         "--database-url",
         database_url,
+        "--cpus",
+        cpus,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -576,10 +586,23 @@ def _collector_paused() -> Iterator[None]:
         gc.collect()
 
 
-def describe(database_url: str, args: argparse.Namespace) -> str:
+def placement(pin: bool) -> tuple[set[int], set[int]] | None:
+    """The CPUs of the driver and stand-in, and those of the app measured; None: anywhere."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def cpu_list(cpus: set[int] | None) -> str:
+    return ",".join(map(str, sorted(cpus))) if cpus else ""
+
+
+def describe(database_url: str, args: argparse.Namespace, cpus: tuple[set[int], set[int]] | None) -> str:
     backend = database_url.split(":", 1)[0]
+    where = f"driver and stand-in on CPU {cpu_list(cpus[0])}, app on CPU {cpu_list(cpus[1])}" if cpus else "unpinned"
     return (
-        f"request_path: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {len(os.sched_getaffinity(0))}, "
+        f"request_path: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {len(os.sched_getaffinity(0))} ({where}), "
         f"Python {platform.python_version()}, database {backend}, {args.requests} requests per phase after "
         f"{args.warmup} warm-up, concurrency 1 and {args.concurrency}, {args.rounds} rounds, code {code_version()}"
     )
@@ -588,8 +611,15 @@ def describe(database_url: str, args: argparse.Namespace) -> str:
 async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-request-path-") as workdir:
         database_url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}"
-        print(describe(database_url, args), flush=True)
-        async with launched("baseline", database_url) as baseline, launched("product", database_url) as product:
+        cpus = placement(args.pin)
+        print(describe(database_url, args, cpus), flush=True)
+        if cpus:
+            os.sched_setaffinity(0, cpus[0])
+        app_cpus = cpu_list(cpus[1] if cpus else None)
+        async with (
+            launched("baseline", database_url, app_cpus) as baseline,
+            launched("product", database_url, app_cpus) as product,
+        ):
             phases = await measure([baseline, product], args.requests, args.concurrency, args.warmup, args.rounds)
     print(report(phases))
     failures = sum(1 for p in phases for s in p.samples if not s.ok)
@@ -605,7 +635,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first (default 20)")
     parser.add_argument("--concurrency", type=int, default=20, help="users in the concurrent phases (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="times the whole sequence runs (default 3)")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="let the apps share CPUs with the driver and stand-in"
+    )
     parser.add_argument("--serve", choices=("product", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -613,6 +647,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     if args.serve:  # both apps on the loop ``postmortem-bot run`` runs on
+        if args.cpus:  # before any thread starts: the app's threads inherit it
+            os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
         eventloop.run(serve(args.serve, args.api_url, args.database_url))
         return 0
     return asyncio.run(main_async(args))
