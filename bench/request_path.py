@@ -27,7 +27,7 @@ share the parent process. Everything listens on 127.0.0.1 only.
 The parent is pinned to the first CPU and the app measured to the others (``--no-pin`` lets
 every process run anywhere). In production Slack and the people typing are not on the bot's
 machine. Unpinned on 2 CPUs, the product's second thread (aiosqlite) and its kernel work ran
-on the stand-in's CPU: the stand-in then took 5-7 ms longer (p95) to read the product's
+on the stand-in's CPU: the stand-in then took 5-10 ms longer (p95) to read the product's
 ``views.open`` than the baseline's, a delay of the bench's own Slack charged to the app. Both
 apps get the same placement; a PostgreSQL server started for the bench belongs on the app's
 CPUs too (``taskset``), since its work is the product's.
