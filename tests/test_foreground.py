@@ -55,6 +55,23 @@ async def test_a_request_arriving_later_does_not_hold_deferred_work_back() -> No
     await asyncio.gather(request, late)
 
 
+async def test_answers_owed_settled_out_of_order_release_the_work_only_after_the_last_of_them() -> None:
+    foreground, log = Foreground(patience=30), []
+    gates = {name: asyncio.Event() for name in ("a", "b", "c", "later")}
+    requests = [asyncio.create_task(_request(foreground, name, gates[name], log)) for name in ("a", "b", "c")]
+    await asyncio.sleep(0)
+    work = asyncio.create_task(_deferred(foreground, log))
+    await asyncio.sleep(0)
+    requests.append(asyncio.create_task(_request(foreground, "later", gates["later"], log)))
+    for name in ("c", "later", "a"):
+        gates[name].set()
+        await asyncio.sleep(0.01)
+    assert "deferred work" not in log  # b is still owed
+    gates["b"].set()
+    await asyncio.gather(work, *requests)
+    assert log == ["c answered", "later answered", "a answered", "b answered", "deferred work"]
+
+
 async def test_deferred_work_goes_on_after_its_patience() -> None:
     foreground, log = Foreground(patience=0.05), []
     never = asyncio.Event()
