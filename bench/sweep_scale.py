@@ -21,7 +21,10 @@ two wake-ups of a probe task that asks to wake every millisecond (what any reque
 served meanwhile would have waited), the rows read and the reminders planned; product and
 baseline must plan the same reminders. Each database and size runs in a child process of
 its own, and the seeding in another one before it, so one step's memory or garbage does not
-hide in another's.
+hide in another's. Once its sweeper is built, the measuring process settles its heap as
+``postmortem-bot run`` does (``bot.app.settle_heap``). Before it did, a full collection of what
+``run`` would have set aside (the imported modules, the stand-in's 1,000 people) took 105-107 ms
+and fell into the whole sweep at 10k and 100k: a stall of the benchmark's own making.
 
 PostgreSQL: ``--postgres-url`` (or ``TEST_DATABASE_URL``) names a server on which the
 script creates and drops one database per size; without one it starts a throwaway cluster
@@ -57,7 +60,7 @@ from provenance import code_version
 from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import create_sweeper
+from bot.app import create_sweeper, settle_heap
 from bot.config import Settings
 from bot.domain.catalog import builtin
 from bot.domain.clock import FixedClock
@@ -336,6 +339,7 @@ async def measure(database: str, url: str, size: int, now: datetime, repeat: int
             _env_file=None,  # type: ignore[call-arg]
         )
         sweeper = create_sweeper(settings, store)
+        settle_heap()  # as ``postmortem-bot run`` does once built; see the module
         runs = [await measured(lambda: product_plan(sweeper, now)) for _ in range(1 + repeat)]
         (product, read), _ = runs[0]
         rows.append(_summary(database, size, "product plan, first (cold)", runs[:1], len(read)))
