@@ -24,9 +24,10 @@ from sqlalchemy import CompoundSelect, Select, select, union_all
 
 from bot.domain.template import OPEN
 from storage.models import ActionRow, PostmortemRow
-from storage.owners import needs_owner
+from storage.owners import UNOWNED_INDEX, needs_owner
 from storage.people import DEPARTED
 from storage.read_models import ACTION_CONTEXT_COLUMNS, ActionContext, action_context
+from storage.sqlite_hints import indexed_by
 from storage.store import Store
 
 BATCH = 1_000
@@ -36,12 +37,13 @@ _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
 
 
-def _due_ids(due_by: date) -> CompoundSelect[Any]:
+def due_ids(due_by: date) -> CompoundSelect[Any]:
+    """The ids of the open actions due by ``due_by``, unowned or owned by someone gone; one index read each."""
     is_open = _actions.status == OPEN
     no_user, departed = needs_owner(_actions.owner, DEPARTED)
     return union_all(
         select(_actions.id).where(is_open, _actions.due <= due_by),
-        select(_actions.id).where(is_open, no_user),
+        indexed_by(select(_actions.id).where(is_open, no_user), ActionRow.__table__, UNOWNED_INDEX),
         select(_actions.id).where(departed, is_open),
     )
 
@@ -62,7 +64,7 @@ async def due_actions(store: Store, now: datetime, due_by: date) -> AsyncIterato
     """
     async with store.engine.connect() as connection:
         found: set[int] = set()
-        async for ids in (await connection.stream_scalars(_due_ids(due_by))).partitions(BATCH):
+        async for ids in (await connection.stream_scalars(due_ids(due_by))).partitions(BATCH):
             found.update(ids)
         ordered = sorted(found)
         for start in range(0, len(ordered), BATCH):

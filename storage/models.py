@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.owners import NO_USER_OWNER
+from storage.owners import NO_USER_OWNER, UNOWNED_INDEX
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -117,7 +117,7 @@ class ActionRow(Base):
         UniqueConstraint("postmortem_id", "form_view", name="uq_corrective_actions_form"),
         Index("ix_corrective_actions_owner", "owner", "status", "id"),
         Index(
-            "ix_corrective_actions_unowned",
+            UNOWNED_INDEX,
             "status",
             "id",
             sqlite_where=text(NO_USER_OWNER),

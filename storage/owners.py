@@ -17,9 +17,10 @@ def no_user_owner(column: str = "owner") -> str:
     )
 
 
+UNOWNED_INDEX = "ix_corrective_actions_unowned"
 NO_USER_OWNER = no_user_owner()
-"""The condition of the partial index ``ix_corrective_actions_unowned``: a query that wants the
-index repeats it word for word, as a partial index serves only the queries that state its condition."""
+"""The condition of the partial index ``UNOWNED_INDEX``: a query that wants the index repeats it
+word for word, as a partial index serves only the queries that state its condition."""
 
 
 def needs_owner(

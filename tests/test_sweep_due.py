@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from bot.app import create_sweeper
 from bot.config import Settings
 from bot.domain.catalog import builtin
@@ -19,6 +21,7 @@ from bot.domain.document import CorrectiveAction
 from bot.domain.reminder_policy import ReminderPolicy, plan_reminders
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
+from storage.due import due_ids
 from storage.read_models import ActionContext
 from storage.store import Store
 
@@ -117,3 +120,19 @@ async def test_the_narrow_read_plans_exactly_what_all_actions_plan(
             assert all(_may_remind(context, now, policy) for context in read)
             kinds.update(r.kind for r in from_all)
     assert kinds == {"due_soon", "due_today", "overdue", "escalation", "unowned"}
+
+
+async def test_unowned_actions_are_found_through_their_index_whatever_order_a_migration_left_the_indexes_in(
+    store: Store,
+) -> None:
+    """SQLite, which has no statistics, rates the open-actions index as good as the small partial
+    index of unowned actions and takes the one listed last: then every sweep read all open actions."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL chooses by its statistics")
+    async with store.engine.begin() as connection:  # ix_corrective_actions_open listed last, as a rebuild may leave it
+        await connection.exec_driver_sql("DROP INDEX ix_corrective_actions_open")
+        await connection.exec_driver_sql("CREATE INDEX ix_corrective_actions_open ON corrective_actions (status, due)")
+        query = due_ids(date(2026, 5, 5)).compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+        plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_unowned (status=?)" in plan
+    assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_open (status=?)" not in plan
