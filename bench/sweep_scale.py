@@ -13,7 +13,10 @@ cache, so no step waits for Slack. Then, at ``--now``:
 * BASELINE: ``BASELINE_full_scan_plan`` below, the planning step as the sweep did it
   before: every open action through the ORM, all their owners looked up, planned on the
   event loop; once, in the same process, after the product;
-* the whole product sweep once (claims and one DM per person to the Slack stand-in).
+* the whole product sweep once (claims and one DM per person to the Slack stand-in);
+* ``/metrics``' action totals (``storage/totals.py``: four index reads in one statement),
+  beside the BASELINE ``BASELINE_one_pass_totals``, the one pass over every open action a
+  scrape made before; 1 + ``--repeat`` runs each, the median.
 
 Each step reports its wall time, its peak resident memory above its start (Linux: the
 high-water mark is reset first through ``/proc/self/clear_refs``), the longest gap between
@@ -57,7 +60,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from provenance import code_version
-from sqlalchemy import insert, make_url, select, text
+from sqlalchemy import case, func, insert, make_url, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_sweeper, settle_heap
@@ -72,8 +75,11 @@ from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
 from storage.db import create_engine, upgrade
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
+from storage.owners import needs_owner
+from storage.people import DEPARTED
 from storage.read_models import ActionContext
 from storage.store import Store
+from storage.totals import ActionTotals, action_totals
 
 BOT_TOKEN = "xoxb-bench-token"
 TEAM = "T0STANDIN1"
@@ -259,6 +265,25 @@ async def BASELINE_full_scan_plan(sweeper: Sweeper, now: datetime) -> tuple[list
     return plan_reminders(states, now, zones, sweeper.policy), len(contexts)
 
 
+async def BASELINE_one_pass_totals(store: Store, today: date) -> ActionTotals:
+    """BASELINE: ``/metrics``' totals as a scrape counted them before, in one pass over every open
+    action, each one's owner read from the table."""
+    actions = ActionRow.__table__.c
+    no_user, departed = needs_owner(actions.owner, DEPARTED)
+    query = select(
+        func.count(), func.count(case((actions.due < today, 1))), func.count(case((or_(no_user, departed), 1)))
+    ).where(actions.status == "open")
+    async with store.engine.connect() as connection:
+        opened, overdue, unowned = (await connection.execute(query)).one()
+    return ActionTotals(open=opened, overdue=overdue, unowned=unowned)
+
+
+def _totals_row(database: str, size: int, step: str, runs: Sequence[tuple[ActionTotals, Measured]]) -> Row:
+    costs = [cost for _, cost in runs]
+    seconds = statistics.median(c.seconds for c in costs)
+    return Row(database, size, step, seconds, max(c.peak_mb for c in costs), max(c.stall_ms for c in costs), None, None)
+
+
 # --------------------------------------------------------------------------
 # measuring a step
 
@@ -352,6 +377,13 @@ async def measure(database: str, url: str, size: int, now: datetime, repeat: int
         whole = Row(database, size, "product whole sweep (claims, DMs)", *asdict(cost).values(), None, report.planned)
         whole.sent = report.messages
         rows.append(whole)
+        today = now.date()
+        totals = [await measured(lambda: action_totals(store, today)) for _ in range(1 + repeat)]
+        before = [await measured(lambda: BASELINE_one_pass_totals(store, today)) for _ in range(1 + repeat)]
+        if totals[0][0] != before[0][0]:
+            raise SystemExit(f"{database} {size}: /metrics totals {totals[0][0]}, the baseline {before[0][0]}")
+        rows.append(_totals_row(database, size, f"product /metrics totals: median of {1 + repeat}", totals))
+        rows.append(_totals_row(database, size, f"BASELINE /metrics totals, one pass: median of {1 + repeat}", before))
     await engine.dispose()
     return rows
 
