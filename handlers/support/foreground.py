@@ -52,7 +52,7 @@ class Foreground:
     the tickets it waits for as they are settled. Waiting on a future per thing owed instead
     (``asyncio.wait``) ran a callback on the event loop per settled ticket and waiting turn: in
     bursts of twenty commands 10-13 us of the loop's time per command against 1-3 us, in bursts
-    of a hundred 72-75 us against 14-21 (``bench/foreground.py``), spent while later commands
+    of a hundred 68-75 us against 8-21 (``bench/foreground.py``), spent while later commands
     of the burst still wait for their modals.
     """
 
