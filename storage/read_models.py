@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import CompoundSelect, Row, Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.document import CorrectiveAction
 from bot.domain.template import OPEN
 from storage.base import StoreBase
 from storage.models import ActionRow, PostmortemRow
-from storage.owners import needs_owner
+from storage.owners import UNOWNED_INDEX, needs_owner
 from storage.people import DEPARTED
 from storage.records import action_model
+from storage.sqlite_hints import indexed_by
 
 _actions = ActionRow.__table__.c
 _postmortems = PostmortemRow.__table__.c
@@ -71,30 +72,42 @@ def action_context(row: Row[Any]) -> ActionContext:
     )
 
 
+_on_postmortem = _postmortems.id == _actions.postmortem_id
+
+
 async def _contexts(session: AsyncSession, *where: Any) -> list[ActionContext]:
     rows = await session.execute(
         select(*ACTION_CONTEXT_COLUMNS)
-        .join_from(ActionRow.__table__, PostmortemRow.__table__, _postmortems.id == _actions.postmortem_id)
+        .join_from(ActionRow.__table__, PostmortemRow.__table__, _on_postmortem)
         .where(*where)
         .order_by(_actions.due.is_(None), _actions.due, _actions.id)
     )
     return [action_context(row) for row in rows]
 
 
+def open_action_ids(team_id: str, user_id: str) -> CompoundSelect[Any]:
+    """The ids of the open actions a person owns, and of those of postmortems they own that need an
+    owner: one index read per reason. As one condition with ORs, the only index left to SQLite was
+    the one of every open action: 1.8 s at 500,000 open, holding its one connection."""
+    theirs = (_postmortems.owner == user_id) | (_postmortems.owner.is_(None) & (_postmortems.created_by == user_id))
+    no_user, departed = needs_owner(_actions.owner, DEPARTED, qualified=True)
+
+    def ids(*where: Any) -> Select[Any]:
+        joined = select(_actions.id).join_from(ActionRow.__table__, PostmortemRow.__table__, _on_postmortem)
+        return joined.where(_actions.status == OPEN, _postmortems.team_id == team_id, *where)
+
+    return union(
+        ids(_actions.owner == user_id),
+        indexed_by(ids(no_user, theirs), ActionRow.__table__, UNOWNED_INDEX),
+        ids(departed, theirs),
+    )
+
+
 class ActionReads(StoreBase):
     async def open_actions_for(self, team_id: str, user_id: str) -> list[ActionContext]:
         """Open actions a person owns, and those of postmortems they own that need an owner."""
-        their_postmortem = (PostmortemRow.owner == user_id) | (
-            PostmortemRow.owner.is_(None) & (PostmortemRow.created_by == user_id)
-        )
         async with self.sessions() as session:
-            return await _contexts(
-                session,
-                ActionRow.status == OPEN,
-                PostmortemRow.team_id == team_id,
-                (ActionRow.owner == user_id)
-                | (or_(*needs_owner(_actions.owner, DEPARTED, qualified=True)) & their_postmortem),
-            )
+            return await _contexts(session, _actions.id.in_(open_action_ids(team_id, user_id).scalar_subquery()))
 
     async def action(self, action_id: int) -> ActionContext | None:
         async with self.sessions() as session:

@@ -13,6 +13,7 @@ from bot.domain.document import CorrectiveAction, validate_section
 from bot.example import ANSWERS
 from storage.card_lease import LEASE_FOR, CardLeases
 from storage.ledger import Ledger
+from storage.read_models import open_action_ids
 from storage.records import Conflict, IncidentIdTaken, SavedSection
 from storage.store import Store
 
@@ -144,3 +145,37 @@ async def test_a_save_on_an_outdated_version_is_a_conflict_and_overwrites_nothin
     assert conflict.value.current.version == 2 and conflict.value.current.data["trace_id"] == "trace-alice"
     stored = await store.section(record.id, "artifacts")
     assert (stored.version, stored.data["trace_id"], stored.updated_by) == (2, "trace-alice", "UALICE")
+
+
+async def test_app_home_lists_a_persons_actions_and_those_their_postmortems_need_an_owner_for(store: Store) -> None:
+    alice, bob, gone = "U0ALICE001", "U0BOB00001", "U0GONE0001"
+    hers, _ = await store.open_postmortem("T1", "C1", alice, None)
+    his, _ = await store.open_postmortem("T1", "C2", bob, None)
+    other_team, _ = await store.open_postmortem("T2", "C3", alice, None)
+    await store.keep_answer(gone, None, True)
+    for name, record, owner, status in [
+        ("hers, unowned", hers, None, "open"),
+        ("hers, a team's", hers, "platform-team", "open"),
+        ("hers, owner gone", hers, gone, "open"),
+        ("hers, bob's", hers, bob, "open"),
+        ("hers, done", hers, alice, "done"),
+        ("his, alice's", his, alice, "open"),
+        ("his, unowned", his, None, "open"),
+        ("other team, alice's", other_team, alice, "open"),
+    ]:
+        await store.save_action(record.id, CorrectiveAction(action=name, owner=owner, status=status), alice)
+    listed = {context.action.action for context in await store.open_actions_for("T1", alice)}
+    assert listed == {"hers, unowned", "hers, a team's", "hers, owner gone", "his, alice's"}
+    assert {c.action.action for c in await store.open_actions_for("T1", bob)} == {"hers, bob's", "his, unowned"}
+
+
+async def test_app_home_reads_a_persons_actions_through_indexes_not_every_open_action(store: Store) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL chooses by its statistics")
+    query = open_action_ids("T1", "U0ALICE001").compile(
+        dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    async with store.engine.connect() as connection:
+        plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    assert not [step for step in plan if "ix_corrective_actions_open" in step or step.startswith("SCAN corrective")]
+    assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_unowned (status=?)" in plan, plan
