@@ -16,7 +16,9 @@ cache, so no step waits for Slack. Then, at ``--now``:
 * the whole product sweep once (claims and one DM per person to the Slack stand-in);
 * ``/metrics``' action totals (``storage/totals.py``: four index reads in one statement),
   beside the BASELINE ``BASELINE_one_pass_totals``, the one pass over every open action a
-  scrape made before; 1 + ``--repeat`` runs each, the median.
+  scrape made before; and App Home's list of one person's open actions (``open_actions_for``:
+  one index read per reason an action is theirs) beside ``BASELINE_one_condition_home``, the
+  one condition with ORs it was read with before; 1 + ``--repeat`` runs each, the median.
 
 Each step reports its wall time, its peak resident memory above its start (Linux: the
 high-water mark is reset first through ``/proc/self/clear_refs``), the longest gap between
@@ -77,7 +79,7 @@ from storage.db import create_engine, upgrade
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
 from storage.owners import needs_owner
 from storage.people import DEPARTED
-from storage.read_models import ActionContext
+from storage.read_models import ACTION_CONTEXT_COLUMNS, ActionContext, action_context
 from storage.store import Store
 from storage.totals import ActionTotals, action_totals
 
@@ -278,7 +280,21 @@ async def BASELINE_one_pass_totals(store: Store, today: date) -> ActionTotals:
     return ActionTotals(open=opened, overdue=overdue, unowned=unowned)
 
 
-def _totals_row(database: str, size: int, step: str, runs: Sequence[tuple[ActionTotals, Measured]]) -> Row:
+async def BASELINE_one_condition_home(store: Store, person: str) -> list[ActionContext]:
+    """BASELINE: App Home's list of a person's open actions as one condition with ORs, as it was read before."""
+    actions, postmortems = ActionRow.__table__.c, PostmortemRow.__table__.c
+    theirs = (postmortems.owner == person) | (postmortems.owner.is_(None) & (postmortems.created_by == person))
+    whose = (actions.owner == person) | (or_(*needs_owner(actions.owner, DEPARTED, qualified=True)) & theirs)
+    query = (
+        select(*ACTION_CONTEXT_COLUMNS)
+        .join_from(ActionRow.__table__, PostmortemRow.__table__, postmortems.id == actions.postmortem_id)
+        .where(actions.status == "open", postmortems.team_id == TEAM, whose)
+    )
+    async with store.engine.connect() as connection:
+        return [action_context(row) for row in await connection.execute(query)]
+
+
+def _median_row(database: str, size: int, step: str, runs: Sequence[tuple[Any, Measured]]) -> Row:
     costs = [cost for _, cost in runs]
     seconds = statistics.median(c.seconds for c in costs)
     return Row(database, size, step, seconds, max(c.peak_mb for c in costs), max(c.stall_ms for c in costs), None, None)
@@ -382,8 +398,17 @@ async def measure(database: str, url: str, size: int, now: datetime, repeat: int
         before = [await measured(lambda: BASELINE_one_pass_totals(store, today)) for _ in range(1 + repeat)]
         if totals[0][0] != before[0][0]:
             raise SystemExit(f"{database} {size}: /metrics totals {totals[0][0]}, the baseline {before[0][0]}")
-        rows.append(_totals_row(database, size, f"product /metrics totals: median of {1 + repeat}", totals))
-        rows.append(_totals_row(database, size, f"BASELINE /metrics totals, one pass: median of {1 + repeat}", before))
+        rows.append(_median_row(database, size, f"product /metrics totals: median of {1 + repeat}", totals))
+        rows.append(_median_row(database, size, f"BASELINE /metrics totals, one pass: median of {1 + repeat}", before))
+        person = owner_id(0)
+        home = [await measured(lambda: store.open_actions_for(TEAM, person)) for _ in range(1 + repeat)]
+        before_home = [await measured(lambda: BASELINE_one_condition_home(store, person)) for _ in range(1 + repeat)]
+        if {c.action.id for c in home[0][0]} != {c.action.id for c in before_home[0][0]}:
+            raise SystemExit(f"{database} {size}: App Home lists other actions than the baseline")
+        rows.append(_median_row(database, size, f"product App Home list: median of {1 + repeat}", home))
+        rows.append(
+            _median_row(database, size, f"BASELINE App Home list, one condition: median of {1 + repeat}", before_home)
+        )
     await engine.dispose()
     return rows
 
