@@ -14,7 +14,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import example
@@ -30,6 +29,7 @@ from handlers.support.metadata import metadata_key
 from storage.store import Store
 from storage.totals import totals_query
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.plans import sqlite_plan
 from tests.test_cli import _clean_env, _exit, _health, _run, _run_env, _until
 
 CHANNEL = "C0INCIDENT"
@@ -261,11 +261,7 @@ async def test_remind_writes_its_metrics_for_the_textfile_collector(
 async def test_a_scrape_counts_the_actions_from_indexes_without_reading_every_open_action(store: Store) -> None:
     """A scrape comes every few seconds: counting over the open actions' rows held SQLite's one
     connection for 1.4 s at 500,000 open actions, and every request waited behind it."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL chooses by its statistics")
-    query = totals_query(date(2026, 5, 5)).compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
-    async with store.engine.connect() as connection:
-        plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    plan = await sqlite_plan(store, totals_query(date(2026, 5, 5)))
     reads = [step for step in plan if "corrective_actions" in step]
     assert len(reads) == 4 and all(step.startswith("SEARCH corrective_actions USING") for step in reads), plan
     assert sum("COVERING INDEX ix_corrective_actions_open" in step for step in reads) == 2, plan

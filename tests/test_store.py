@@ -16,6 +16,7 @@ from storage.ledger import Ledger
 from storage.read_models import open_action_ids
 from storage.records import Conflict, IncidentIdTaken, SavedSection
 from storage.store import Store
+from tests.plans import sqlite_plan
 
 
 async def test_concurrent_starts_create_one_postmortem(store: Store) -> None:
@@ -170,12 +171,6 @@ async def test_app_home_lists_a_persons_actions_and_those_their_postmortems_need
 
 
 async def test_app_home_reads_a_persons_actions_through_indexes_not_every_open_action(store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL chooses by its statistics")
-    query = open_action_ids("T1", "U0ALICE001").compile(
-        dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}
-    )
-    async with store.engine.connect() as connection:
-        plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    plan = await sqlite_plan(store, open_action_ids("T1", "U0ALICE001"))
     assert not [step for step in plan if "ix_corrective_actions_open" in step or step.startswith("SCAN corrective")]
     assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_unowned (status=?)" in plan, plan

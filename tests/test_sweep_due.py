@@ -11,8 +11,6 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
-import pytest
-
 from bot.app import create_sweeper
 from bot.config import Settings
 from bot.domain.catalog import builtin
@@ -24,6 +22,7 @@ from bot.slackdev import SlackStandin
 from storage.due import due_ids
 from storage.read_models import ActionContext
 from storage.store import Store
+from tests.plans import sqlite_plan
 
 SEEDED_AT = datetime(2026, 5, 1, 0, tzinfo=UTC)  # a Friday
 ZONES = {
@@ -127,12 +126,12 @@ async def test_unowned_actions_are_found_through_their_index_whatever_order_a_mi
 ) -> None:
     """SQLite, which has no statistics, rates the open-actions index as good as the small partial
     index of unowned actions and takes the one listed last: then every sweep read all open actions."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL chooses by its statistics")
-    async with store.engine.begin() as connection:  # ix_corrective_actions_open listed last, as a rebuild may leave it
-        await connection.exec_driver_sql("DROP INDEX ix_corrective_actions_open")
-        await connection.exec_driver_sql("CREATE INDEX ix_corrective_actions_open ON corrective_actions (status, due)")
-        query = due_ids(date(2026, 5, 5)).compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
-        plan = [row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    if store.engine.dialect.name == "sqlite":  # ix_corrective_actions_open listed last, as a rebuild may leave it
+        async with store.engine.begin() as connection:
+            await connection.exec_driver_sql("DROP INDEX ix_corrective_actions_open")
+            await connection.exec_driver_sql(
+                "CREATE INDEX ix_corrective_actions_open ON corrective_actions (status, due)"
+            )
+    plan = await sqlite_plan(store, due_ids(date(2026, 5, 5)))
     assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_unowned (status=?)" in plan
     assert "SEARCH corrective_actions USING INDEX ix_corrective_actions_open (status=?)" not in plan
