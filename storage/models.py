@@ -108,20 +108,37 @@ class SectionAnswerRow(Base):
     postmortem: Mapped[PostmortemRow] = relationship(back_populates="sections", lazy="raise")
 
 
+OPEN_INDEX = "ix_corrective_actions_open"
+OWNER_INDEX = "ix_corrective_actions_owner"
+CLOSED_INDEX = "ix_corrective_actions_closed"
+"""The actions closed since an instant, with what the insights count of them (``storage.insights``)."""
+CLOSED = "closed_at IS NOT NULL"
+
+
 class ActionRow(Base):
     """One corrective action; ``form_view`` is the form that created it, so a doubled submission creates it once."""
 
     __tablename__ = "corrective_actions"
     __table_args__ = (
-        Index("ix_corrective_actions_open", "status", "due"),
+        Index(OPEN_INDEX, "status", "due"),
         UniqueConstraint("postmortem_id", "form_view", name="uq_corrective_actions_form"),
-        Index("ix_corrective_actions_owner", "owner", "status", "id"),
+        Index(OWNER_INDEX, "owner", "status", "id"),
         Index(
             UNOWNED_INDEX,
             "status",
             "id",
             sqlite_where=text(NO_USER_OWNER),
             postgresql_where=text(NO_USER_OWNER),
+        ),
+        Index(
+            CLOSED_INDEX,
+            "closed_at",
+            "status",
+            "due",
+            "created_at",
+            "postmortem_id",
+            sqlite_where=text(CLOSED),
+            postgresql_where=text(CLOSED),
         ),
     )
 
