@@ -4,8 +4,9 @@ A sweep runs every few minutes on the event loop that answers Slack. This script
 bulk (Core inserts, executemany) 10k, 100k and 1M corrective actions, half of them open,
 of which 200 can remind someone at ``--now`` (120 overdue, due today or due soon, 40 with
 no owner, 20 owned by a team name, 20 whose owner left), the other open ones due 5 days to
-a year ahead; the closed half is due in the past. Every owner is in the ``users.info``
-cache, so no step waits for Slack. Then, at ``--now``:
+a year ahead; the closed half is due in the past, each created up to 400 days before ``--now``
+and closed up to 30 days after (about a fifth of them in the insights' twelve weeks). Every
+owner is in the ``users.info`` cache, so no step waits for Slack. Then, at ``--now``:
 
 * product: ``Sweeper.plan`` (``storage/due.py``'s query, the due actions' people, the
   policy in a worker thread): the first run (new connections, statements not yet
@@ -18,7 +19,10 @@ cache, so no step waits for Slack. Then, at ``--now``:
   beside the BASELINE ``BASELINE_one_pass_totals``, the one pass over every open action a
   scrape made before; and App Home's list of one person's open actions (``open_actions_for``:
   one index read per reason an action is theirs) beside ``BASELINE_one_condition_home``, the
-  one condition with ORs it was read with before; 1 + ``--repeat`` runs each, the median.
+  one condition with ORs it was read with before; and the insights' counts of the workspace
+  (``Store.tally``, which a postmortem owner's App Home shows) beside ``BASELINE_tally``, the
+  same figures counted over every open action of the workspace through a join, as before;
+  1 + ``--repeat`` runs each, the median.
 
 Each step reports its wall time, its peak resident memory above its start (Linux: the
 high-water mark is reset first through ``/proc/self/clear_refs``), the longest gap between
@@ -62,7 +66,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from provenance import code_version
-from sqlalchemy import case, func, insert, make_url, or_, select, text
+from sqlalchemy import and_, case, func, insert, make_url, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_sweeper, settle_heap
@@ -70,12 +74,14 @@ from bot.config import Settings
 from bot.domain.catalog import builtin
 from bot.domain.clock import FixedClock
 from bot.domain.document import CorrectiveAction
+from bot.domain.insights import WEEK, Tally, middle_offsets, week_ends
 from bot.domain.owners import is_user_id
 from bot.domain.reminder_policy import Reminder, plan_reminders
 from bot.reminders.people import Person
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
 from storage.db import create_engine, upgrade
+from storage.insights import InsightsReads, _closed_on, _count, _days_to_close, _overdue_at, _within
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
 from storage.owners import needs_owner
 from storage.people import DEPARTED
@@ -137,6 +143,13 @@ def _due_action(j: int, today: date) -> tuple[str | None, date | None]:
     return departed_id(j - 180), today + timedelta(days=90 + j)
 
 
+def _closed_span(rng: random.Random, now: datetime) -> tuple[datetime, datetime]:
+    """A closed action's creation, up to 400 days ago, and its closing, up to 30 days later."""
+    age = rng.randint(2, 400)
+    created = now - timedelta(days=age)
+    return created, created + timedelta(hours=rng.randint(1, 24 * min(30, age - 1)))
+
+
 def action_rows(size: int, postmortems: int, now: datetime, seeded_at: datetime) -> Iterator[list[dict[str, Any]]]:
     """``size`` actions in chunks: even ids open, odd ones closed; 200 open ones can remind."""
     rng = random.Random(size)
@@ -144,11 +157,12 @@ def action_rows(size: int, postmortems: int, now: datetime, seeded_at: datetime)
     step = max(1, (size // 2) // DUE)
     chunk: list[dict[str, Any]] = []
     for n in range(size):
-        status, reason, k = "open", "", n // 2
+        status, reason, k, created, closed = "open", "", n // 2, seeded_at, None
         if n % 2:
             status = "done" if rng.random() < 0.9 else "wont_do"
             reason = "superseded" if status == "wont_do" else ""
             owner, due = owner_id(rng.randrange(OWNERS)), today - timedelta(days=rng.randint(1, 400))
+            created, closed = _closed_span(rng, now)
         elif k % step == 0 and k // step < DUE:
             owner, due = _due_action(k // step, today)
         else:
@@ -167,8 +181,9 @@ def action_rows(size: int, postmortems: int, now: datetime, seeded_at: datetime)
                 "status_reason": reason,
                 "snoozed_until": None,
                 "created_by": owner_id(n % OWNERS),
-                "created_at": seeded_at,
-                "updated_at": seeded_at,
+                "created_at": created,
+                "updated_at": closed or seeded_at,
+                "closed_at": closed,
             }
         )
         if len(chunk) == INSERT_CHUNK:
@@ -294,6 +309,44 @@ async def BASELINE_one_condition_home(store: Store, person: str) -> list[ActionC
         return [action_context(row) for row in await connection.execute(query)]
 
 
+async def BASELINE_tally(store: Store, team_id: str, ends: datetime) -> Tally:
+    """BASELINE: the insights' counts as they were read before: the actions of the team's
+    postmortems that were open or closed in the span, every open one among them, through a join."""
+    actions, postmortems = ActionRow.__table__.c, PostmortemRow.__table__.c
+    weeks = week_ends(ends)
+    since = weeks[0] - WEEK
+    of_team = ActionRow.__table__.join(PostmortemRow.__table__, postmortems.id == actions.postmortem_id)
+    dialect = store.engine.dialect.name
+    done = actions.status == "done"
+    in_time = or_(actions.due.is_(None), actions.due >= _closed_on(actions.closed_at, dialect))
+    unowned = and_(
+        actions.status == "open", actions.created_at < ends, or_(*needs_owner(actions.owner, DEPARTED, qualified=True))
+    )
+    in_span = and_(done, actions.closed_at >= since, actions.closed_at < ends)
+    counts = select(
+        *(_count(and_(done, _within(actions.closed_at, w), in_time)) for w in weeks),
+        *(_count(_overdue_at(actions, w)) for w in weeks),
+        _count(unowned),
+        _count(in_span),
+    ).select_from(of_team)
+    counts = counts.where(postmortems.team_id == team_id, or_(actions.status == "open", actions.closed_at >= since))
+    days = _days_to_close(dialect)
+    a_person = ~or_(*needs_owner(actions.owner, DEPARTED, qualified=True))
+    owners = select(actions.owner, func.count()).select_from(of_team)
+    owners = owners.where(postmortems.team_id == team_id, _overdue_at(actions, ends), a_person).group_by(actions.owner)
+    async with store.engine.connect() as connection:
+        started, finished, stalled = await InsightsReads._postmortem_counts(connection, team_id, weeks)
+        row = (await connection.execute(counts)).one()
+        n, closed = len(weeks), row[-1]
+        offset, count = middle_offsets(closed)
+        middle = select(days).select_from(of_team).where(postmortems.team_id == team_id, in_span)
+        middle_rows = await connection.execute(middle.order_by(days).offset(offset).limit(count)) if closed else []
+        by_owner = dict(list(await connection.execute(owners)))
+    middle_days = [float(value) for (value,) in middle_rows]
+    on_time, overdue = list(row[:n]), list(row[n : 2 * n])
+    return Tally(weeks, started, finished, on_time, overdue, stalled, row[2 * n], closed, middle_days, by_owner)
+
+
 def _median_row(database: str, size: int, step: str, runs: Sequence[tuple[Any, Measured]]) -> Row:
     costs = [cost for _, cost in runs]
     seconds = statistics.median(c.seconds for c in costs)
@@ -408,6 +461,18 @@ async def measure(database: str, url: str, size: int, now: datetime, repeat: int
         rows.append(_median_row(database, size, f"product App Home list: median of {1 + repeat}", home))
         rows.append(
             _median_row(database, size, f"BASELINE App Home list, one condition: median of {1 + repeat}", before_home)
+        )
+        tallies = [await measured(lambda: store.tally(TEAM, now)) for _ in range(1 + repeat)]
+        before_tallies = [await measured(lambda: BASELINE_tally(store, TEAM, now)) for _ in range(1 + repeat)]
+        if tallies[0][0] != before_tallies[0][0]:
+            raise SystemExit(
+                f"{database} {size}: the insights counted {tallies[0][0]}, the baseline {before_tallies[0][0]}"
+            )
+        rows.append(_median_row(database, size, f"product insights tally: median of {1 + repeat}", tallies))
+        rows.append(
+            _median_row(
+                database, size, f"BASELINE insights tally, via the team: median of {1 + repeat}", before_tallies
+            )
         )
     await engine.dispose()
     return rows
