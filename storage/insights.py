@@ -30,7 +30,7 @@ from bot.domain.template import DONE, OPEN
 from storage.base import StoreBase
 from storage.models import CLOSED_INDEX, OPEN_INDEX, OWNER_INDEX, ActionRow, PostmortemRow
 from storage.owners import UNOWNED_INDEX, needs_owner
-from storage.people import DEPARTED
+from storage.people import DEPARTED, per_departed
 from storage.sqlite_hints import indexed_by
 
 _table = ActionRow.__table__
@@ -94,13 +94,11 @@ def _past_due(columns: Sequence[Any], team_id: str, first: datetime, ends: datet
 def _unowned(team_id: str, ends: datetime) -> list[ColumnElement[int]]:
     """Open actions nobody can be reminded of by name: with no user as owner, and with a departed
     one (never both: only Slack user ids are looked up, so a departed owner is one)."""
-    no_user, departed = needs_owner(_actions.owner, DEPARTED)
-    arms = ((UNOWNED_INDEX, no_user), (OWNER_INDEX, departed))
+    no_user, _ = needs_owner(_actions.owner, DEPARTED)
+    unowned = (_actions.status == OPEN, _actions.created_at < ends)
     return [
-        _read(
-            [func.count()], index, team_id, arm, _actions.status == OPEN, _actions.created_at < ends
-        ).scalar_subquery()
-        for index, arm in arms
+        _read([func.count()], UNOWNED_INDEX, team_id, no_user, *unowned).scalar_subquery(),
+        per_departed(_read([func.count()], OWNER_INDEX, team_id, *unowned), _actions.owner),
     ]
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.timeline import zone_named
@@ -19,6 +20,14 @@ _BATCH = 5_000
 _people = SlackUserRow.__table__.c
 DEPARTED = select(_people.user_id).where(_people.gone)
 """The people Slack reported deleted or unknown: their actions need an owner (``storage.owners``)."""
+
+
+def per_departed(count: Select[Any], owner: ColumnElement[Any]) -> ScalarSelect[int]:
+    """``count`` (a ``SELECT count(*) ...``) of the rows whose ``owner`` is one of the ``DEPARTED``,
+    counted person by person through the owner's index. As ``owner IN (DEPARTED)`` PostgreSQL, which
+    cannot know how few rows the departed own, read every open action: 95 ms at 500,000."""
+    each = count.where(owner == _people.user_id).scalar_subquery()
+    return select(func.coalesce(func.sum(each), 0)).where(_people.gone).scalar_subquery()
 
 
 @dataclass(frozen=True)
