@@ -81,7 +81,7 @@ from bot.reminders.people import Person
 from bot.reminders.sweep import Sweeper, action_state
 from bot.slackdev import SlackStandin
 from storage.db import create_engine, upgrade
-from storage.insights import InsightsReads, _closed_on, _count, _days_to_close, _overdue_at, _within
+from storage.insights import _closed_on, _count, _days_to_close, _params, _statements
 from storage.models import ActionRow, PostmortemRow, SlackUserRow
 from storage.owners import needs_owner
 from storage.people import DEPARTED
@@ -309,9 +309,19 @@ async def BASELINE_one_condition_home(store: Store, person: str) -> list[ActionC
         return [action_context(row) for row in await connection.execute(query)]
 
 
+def _BASELINE_within(column: Any, ends: datetime) -> Any:
+    return and_(column >= ends - WEEK, column < ends)
+
+
+def _BASELINE_overdue_at(actions: Any, ends: datetime) -> Any:
+    still_open = or_(actions.status == "open", actions.closed_at >= ends)
+    return and_(actions.created_at < ends, actions.due < ends.date(), still_open)
+
+
 async def BASELINE_tally(store: Store, team_id: str, ends: datetime) -> Tally:
     """BASELINE: the insights' counts as they were read before: the actions of the team's
-    postmortems that were open or closed in the span, every open one among them, through a join."""
+    postmortems that were open or closed in the span, every open one among them, through a join,
+    the statements built at each call. The postmortems' counts are the product's (unchanged)."""
     actions, postmortems = ActionRow.__table__.c, PostmortemRow.__table__.c
     weeks = week_ends(ends)
     since = weeks[0] - WEEK
@@ -324,18 +334,18 @@ async def BASELINE_tally(store: Store, team_id: str, ends: datetime) -> Tally:
     )
     in_span = and_(done, actions.closed_at >= since, actions.closed_at < ends)
     counts = select(
-        *(_count(and_(done, _within(actions.closed_at, w), in_time)) for w in weeks),
-        *(_count(_overdue_at(actions, w)) for w in weeks),
+        *(_count(and_(done, _BASELINE_within(actions.closed_at, w), in_time)) for w in weeks),
+        *(_count(_BASELINE_overdue_at(actions, w)) for w in weeks),
         _count(unowned),
         _count(in_span),
     ).select_from(of_team)
     counts = counts.where(postmortems.team_id == team_id, or_(actions.status == "open", actions.closed_at >= since))
     days = _days_to_close(dialect)
     a_person = ~or_(*needs_owner(actions.owner, DEPARTED, qualified=True))
-    owners = select(actions.owner, func.count()).select_from(of_team)
-    owners = owners.where(postmortems.team_id == team_id, _overdue_at(actions, ends), a_person).group_by(actions.owner)
+    owners = select(actions.owner, func.count()).select_from(of_team).group_by(actions.owner)
+    owners = owners.where(postmortems.team_id == team_id, _BASELINE_overdue_at(actions, ends), a_person)
     async with store.engine.connect() as connection:
-        started, finished, stalled = await InsightsReads._postmortem_counts(connection, team_id, weeks)
+        counted = (await connection.execute(_statements(dialect).postmortems, _params(team_id, weeks))).one()
         row = (await connection.execute(counts)).one()
         n, closed = len(weeks), row[-1]
         offset, count = middle_offsets(closed)
@@ -344,6 +354,7 @@ async def BASELINE_tally(store: Store, team_id: str, ends: datetime) -> Tally:
         by_owner = dict(list(await connection.execute(owners)))
     middle_days = [float(value) for (value,) in middle_rows]
     on_time, overdue = list(row[:n]), list(row[n : 2 * n])
+    started, finished, stalled = list(counted[:n]), list(counted[n : 2 * n]), counted[-1]
     return Tally(weeks, started, finished, on_time, overdue, stalled, row[2 * n], closed, middle_days, by_owner)
 
 
