@@ -23,6 +23,7 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 _MIGRATION_LOCK = 7_461_302  # any constant: serializes replicas upgrading one PostgreSQL database
 _IN_MEMORY = ("", ":memory:")
 _IDLE_SINCE = "postmortem_bot_idle_since"
+_FIRST_WITH_JIT = 11
 
 
 class DatabaseUnavailable(Exception):
@@ -146,7 +147,10 @@ def _without_jit(dbapi_connection: Any, _record: object) -> None:
     insights' 329 ms at 500,000 open actions, for reads that take milliseconds. Estimates run high
     here (PostgreSQL cannot know how few open actions are past due), and every statement of the bot
     is an index read that runs faster than it would compile. Set outside a transaction, which would
-    take it back when rolled back; not in the startup packet, which pgbouncer refuses."""
+    take it back when rolled back; not in the startup packet, which pgbouncer refuses. PostgreSQL
+    before 11 has no JIT, and would refuse the setting."""
+    if dbapi_connection.driver_connection.get_server_version().major < _FIRST_WITH_JIT:
+        return
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
     cursor.execute("SET jit = off")
