@@ -15,7 +15,7 @@ opened, their 24-column expressions took about 8 ms of the event loop's time.
 
 Counted in one pass over every open action of the workspace and those closed in the span, the
 tally of 500,000 open actions took 3.3 s on SQLite, holding its one connection while every
-request's statements waited, and 0.7 s on PostgreSQL; 0.43 s and 0.22 s this way, most of it
+request's statements waited, and 0.68 s on PostgreSQL; 0.41 s and 0.19 s this way, most of it
 the 110,000 actions closed in the span (``bench/sweep_scale.py``).
 """
 
