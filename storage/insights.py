@@ -42,6 +42,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,7 +51,7 @@ from bot.domain.insights import STALLED_AFTER, WEEK, WEEKS, Tally, middle_offset
 from bot.domain.template import DONE, OPEN
 from storage.base import StoreBase
 from storage.models import CLOSED_INDEX, OPEN_INDEX, OWNER_INDEX, ActionRow, PostmortemRow
-from storage.owners import UNOWNED_INDEX, needs_owner
+from storage.owners import NO_USER_OWNER, UNOWNED_INDEX, needs_owner
 from storage.people import DEPARTED, per_departed
 from storage.sqlite_hints import indexed_by
 
@@ -132,10 +133,9 @@ def _past_due(columns: Sequence[Any], first: BindParameter[Any], dialect: str) -
 def _unowned() -> list[ColumnElement[int]]:
     """Open actions nobody can be reminded of by name: with no user as owner, and with a departed
     one (never both: only Slack user ids are looked up, so a departed owner is one)."""
-    no_user, _ = needs_owner(_actions.owner, DEPARTED)
     unowned = (_actions.status == OPEN, _actions.created_at < _EDGES[-1])
     return [
-        _read([func.count()], UNOWNED_INDEX, no_user, *unowned).scalar_subquery(),
+        _read([func.count()], UNOWNED_INDEX, text(NO_USER_OWNER), *unowned).scalar_subquery(),
         per_departed(_read([func.count()], OWNER_INDEX, *unowned), _actions.owner),
     ]
 

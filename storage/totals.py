@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 
 from bot.domain.template import OPEN
 from storage.models import ActionRow
-from storage.owners import UNOWNED_INDEX, needs_owner
-from storage.people import DEPARTED, per_departed
+from storage.owners import NO_USER_OWNER, UNOWNED_INDEX
+from storage.people import per_departed
 from storage.sqlite_hints import indexed_by
 from storage.store import Store
 
@@ -42,11 +42,10 @@ def _count(*where: ColumnElement[bool]) -> Select[tuple[int]]:
 def totals_query(today: date) -> Select[tuple[int, int, int, int]]:
     """Open, overdue, with no user to remind, with a departed owner: four index reads in one statement."""
     is_open = _actions.status == OPEN
-    no_user, _ = needs_owner(_actions.owner, DEPARTED)
     return select(
         _count(is_open).scalar_subquery(),
         _count(is_open, _actions.due < today).scalar_subquery(),
-        indexed_by(_count(is_open, no_user), _table, UNOWNED_INDEX).scalar_subquery(),
+        indexed_by(_count(is_open, text(NO_USER_OWNER)), _table, UNOWNED_INDEX).scalar_subquery(),
         per_departed(_count(is_open), _actions.owner),
     )
 
