@@ -12,7 +12,7 @@ from bot.demo import Walkthrough, metadata, section_inputs
 from bot.domain.catalog import builtin
 from bot.slackdev import Signing, SlackDriver, SlackStandin
 from handlers.builders.card import CARD_CONTINUE, CARD_EDIT, CARD_EXPORT
-from handlers.builders.modals import EDIT_ACTION, USE_THEIRS, SectionMeta
+from handlers.builders.modals import EDIT_ACTION, USE_THEIRS, SectionMeta, section_view
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
@@ -89,6 +89,42 @@ async def test_reopening_a_section_shows_and_edits_what_is_stored(
     assert record is not None and record.doc.value("summary", "severity") == "sev1"
     assert record.version("summary") == 2
     await standin.wait_until(lambda: "sev1" in card_text(standin))
+
+
+def _prefilled(view: dict) -> dict[str, list[str]]:
+    """The inputs a form opens with something in them, and what (``initial_value``, ``initial_user``...)."""
+    inputs = [block["element"] for block in view["blocks"] if block["type"] == "input"]
+    return {
+        e["action_id"]: [k for k in e if k.startswith("initial_")]
+        for e in inputs
+        if any(k.startswith("initial_") for k in e)
+    }
+
+
+async def test_one_postmortems_answers_never_show_in_another_ones_form(
+    slack: SlackDriver, standin: SlackStandin
+) -> None:
+    """The inputs of questions nobody answered yet are built once and shown in every form that has them."""
+    alice = walker(slack, standin)
+    await alice.start("inc-7")
+    await alice.save({**example.ANSWERS["summary"], "incident_id": "inc-7"})
+
+    bobs = await Walkthrough(slack, standin, BOB, "C0OTHER").start("inc-8")
+    assert _prefilled(bobs) == {"incident_id": ["initial_value"]}
+    assert input_value(bobs, "incident_id") == "inc-8"
+    alices = await open_from_card(slack, standin, ALICE, "summary")
+    assert input_value(alices, "summary") == example.ANSWERS["summary"]["summary"]
+    assert len(_prefilled(alices)) >= 5
+
+
+def test_the_shared_inputs_of_unanswered_questions_refuse_to_be_changed() -> None:
+    template = builtin()
+    first = template.sections[0]
+    meta = SectionMeta(team="T1", channel="C1", section=first.key).keyed(b"key")
+    blank = section_view(template, first, None, meta)["blocks"][1]
+    with pytest.raises(TypeError):
+        blank["element"]["initial_value"] = "typed by someone else"
+    assert "initial_value" not in section_view(template, first, None, meta)["blocks"][1]["element"]
 
 
 async def test_concurrent_edit_is_not_lost_and_the_second_user_chooses(

@@ -14,6 +14,25 @@ from typing import Any
 JSON = dict[str, Any]
 
 
+class SharedJSON(dict[str, Any]):
+    """Block Kit JSON built once and put in many views: changing it would change every view it is
+    in, so it refuses to be changed. orjson and json write it as the dict it is."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> None:
+        raise TypeError("shared Block Kit JSON is read-only: build a new one to change it")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+
+def shared(value: Any) -> Any:
+    """``value`` as ``SharedJSON``, its lists as tuples, all the way down."""
+    if isinstance(value, dict):
+        return SharedJSON({key: shared(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(shared(item) for item in value)
+    return value
+
+
 def _present(**attributes: Any) -> JSON:
     return {key: value for key, value in attributes.items() if value is not None}
 
