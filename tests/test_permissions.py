@@ -12,7 +12,8 @@ from bot.domain.document import CorrectiveAction
 from bot.slackdev import SlackDriver, SlackStandin
 from handlers.builders.action_items import DONE
 from handlers.builders.card import CARD_EDIT
-from handlers.builders.modals import EDIT_ACTION, SectionMeta
+from handlers.builders.modals import EDIT_ACTION, ActionFormMeta, CaseFormMeta, SectionMeta
+from handlers.builders.timeline import EditMeta, EntryMeta
 from handlers.support.metadata import metadata_key
 from storage.store import Store
 from tests.conftest import SIGNING_SECRET
@@ -104,6 +105,24 @@ async def test_tampered_metadata_is_refused_and_writes_nowhere(
     assert shown["title"]["text"] == "Not saved" and "changed on its way" in json.dumps(shown["blocks"])
     victim_record = await store.get(victim)
     assert victim_record is not None and victim_record.sections == {}
+
+
+def test_every_kind_of_form_metadata_comes_back_as_it_was_sealed() -> None:
+    key = metadata_key(SIGNING_SECRET)
+    section = SectionMeta(team="T1", channel="C1", section="summary", postmortem=3, version=2, page=0, template="ai")
+    sealed = [
+        section,
+        ActionFormMeta(postmortem=3, action=4, source="https://acme.slack.com/archives/C1/p1712650000000100"),
+        CaseFormMeta(postmortem=3, case=5, parent_view="V1", parent=section),
+        EntryMeta(
+            team="T1", channel="C1", postmortem=3, ts="1.2", author="U1", permalink="l \U0001f525 \u00e9", files=("F1",)
+        ),
+        EditMeta(entry=6, parent_view="V2", parent_meta=section.keyed(key).dump()),
+    ]
+    for meta in sealed:
+        raw = meta.keyed(key).dump()
+        assert type(meta).load(raw, key).model_dump() == meta.model_dump()
+        assert "null" not in raw, "unset fields are left out: private_metadata holds 3,000 characters"
 
 
 async def test_a_sealed_payload_of_another_channel_or_team_is_refused(
