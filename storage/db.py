@@ -56,10 +56,8 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 PING_AFTER_IDLE_SECONDS = 30.0
 RECYCLE_SECONDS = 1800
-POOL_SIZE = 20
-"""Connections each process keeps to PostgreSQL (``DATABASE_POOL_SIZE``): as many as requests
-that use the database at once in a burst of twenty commands."""
-OVERFLOW = 10
+POOL_SIZE = 5
+"""Connections each process opens to PostgreSQL at most, and keeps (``DATABASE_POOL_SIZE``)."""
 
 
 def create_engine(
@@ -87,12 +85,17 @@ def create_engine(
 
 
 def _server_options(pool_size: int) -> dict[str, Any]:
-    """``pool_size`` connections stay open between requests. SQLAlchemy's default of 5 closed
-    every connection a burst opened past the fifth as soon as it came back, so twenty
-    concurrent commands connected anew, again and again: a backend process forked by the
-    server and a login for each, on the cores that serve the requests. A burst past
-    ``pool_size`` may still open up to ``OVERFLOW`` more for itself."""
-    return {"pool_size": pool_size, "max_overflow": OVERFLOW}
+    """At most ``pool_size`` connections, kept open between requests; a request past them waits
+    for one to come back, which takes a few milliseconds: none is held across a Slack call.
+
+    Connections past a kept pool (SQLAlchemy's overflow) were closed as soon as they came back,
+    so bursts connected anew again and again: a backend forked and a login each time. Keeping
+    one per concurrent command (twenty) instead let twenty backends run at once, and on a
+    machine the server shares with the bot they took the event loop's core from it just as the
+    next commands arrived: start -> ``views.open`` p99 with twenty users 1.22-1.94x bare Bolt's,
+    against 0.90-0.98x with five (BENCHMARKS.md, session 16). The loop, not the server, is
+    what a burst waits for; more connections only let more of the server's work compete."""
+    return {"pool_size": pool_size, "max_overflow": 0}
 
 
 def _sqlite_options(url: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import example
@@ -104,16 +104,24 @@ async def test_after_a_database_restart_nobody_sees_an_error(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_database_pool_size_is_how_many_connections_are_kept(
+async def test_database_pool_size_is_how_many_connections_are_used_at_most(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
     settings = StorageSettings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
     engine = await open_database(settings.database_url, pool_size=settings.database_pool_size)
-    connections = [await engine.connect() for _ in range(6)]  # a burst past the pool
-    for connection in connections:
-        await connection.close()
-    assert engine.pool.checkedin() == 3, "the three past the pool size were closed on return"
+    await engine.dispose()  # the pool starts empty: every connection below is counted
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda connection, _record: opened.append(connection))
+
+    async def query(n: int) -> int:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text("SELECT CAST(:n AS integer) FROM pg_sleep(0.05)"), {"n": n}))
+
+    answers = await asyncio.gather(*(query(n) for n in range(9)))
+    assert answers == list(range(9)), "a burst past the pool waits for a connection, then runs"
+    assert len(opened) == 3, f"{len(opened)} connections opened for nine queries at once"
+    assert engine.pool.checkedin() == 3, "all three kept"
     await engine.dispose()
 
 
