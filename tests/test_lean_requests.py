@@ -162,18 +162,9 @@ async def test_bursts_of_twenty_starts_share_the_pools_connections_and_keep_them
     overflow connected anew past the fifth and closed those on return (a server process forked
     and a login each time), and a connection per command let twenty backends take the bot's CPU."""
     opened: list[object] = []
-    out, most_out = [0], [0]
-
-    def checked_out(*_args: object) -> None:
-        out[0] += 1
-        most_out[0] = max(most_out[0], out[0])
-
-    def checked_in(*_args: object) -> None:
-        out[0] -= 1
-
+    in_use: list[int] = []
     event.listen(store.engine.sync_engine, "connect", lambda connection, _record: opened.append(connection))
-    event.listen(store.engine.sync_engine, "checkout", checked_out)
-    event.listen(store.engine.sync_engine, "checkin", checked_in)
+    event.listen(store.engine.sync_engine, "checkout", lambda *_: in_use.append(store.engine.pool.checkedout()))
     for burst in range(3):
         channels = [f"C0BURST{burst}{n:02d}" for n in range(20)]
         answers = await asyncio.gather(
@@ -183,4 +174,4 @@ async def test_bursts_of_twenty_starts_share_the_pools_connections_and_keep_them
         assert [a.status for a in answers] == [200] * 20
         assert [len(standin.messages(c)) for c in channels] == [1] * 20, "one card in every channel"
     assert len(opened) <= POOL_SIZE, f"{len(opened)} connections opened for 60 starts"
-    assert 1 < most_out[0] <= POOL_SIZE, f"{most_out[0]} connections in use at once"
+    assert 1 < max(in_use) <= POOL_SIZE, f"{max(in_use)} connections in use at once"
